@@ -1,0 +1,279 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type WrittenConfig } from './schema.js';
+import { parseDuration } from './duration.js';
+import type { BerthConfig } from './resolved.js';
+
+/**
+ * The one config loader: defaults < YAML file < environment < command-line
+ * flags. It never throws for bad input: it returns `errors` and `warnings` as
+ * `path: message` lines, and the caller refuses to start when there are errors.
+ */
+
+export interface LoadOptions {
+  /** Path of a YAML config file (registry:2's config.yml works). */
+  file?: string | undefined;
+  /** Environment to read REGISTRY_* and BERTH_* overrides from. */
+  env?: Record<string, string | undefined>;
+  /** Command-line overrides. */
+  flags?: { addr?: string | undefined; dataDir?: string | undefined };
+  /** Base for relative paths (defaults to the working directory). */
+  cwd?: string;
+}
+
+export interface LoadResult {
+  config: BerthConfig | null;
+  errors: string[];
+  warnings: string[];
+  /** Where the config file came from, if any. */
+  file: string | null;
+}
+
+/** Paths of sections that are accepted for compatibility but have no effect. */
+const IGNORED_PATHS = new Set([
+  'notifications', 'redis', 'health', 'proxy', 'validation', 'compatibility', 'middleware', 'reporting',
+  'http.debug', 'http.http2', 'http.tls.letsencrypt', 'storage.cache', 'storage.filesystem.maxthreads', 'log.formatter',
+]);
+
+/** Berth's own environment variables, beside the REGISTRY_* forms. */
+const BERTH_ENV: Record<string, string[]> = {
+  BERTH_DATA_DIR: ['datadir'],
+  BERTH_DATABASE_URL: ['database', 'url'],
+  BERTH_LOG_LEVEL: ['log', 'level'],
+};
+
+type AnySchema = z.ZodType;
+type Def = { type: string; innerType?: AnySchema; shape?: Record<string, AnySchema>; catchall?: AnySchema; out?: AnySchema };
+
+function defOf(schema: AnySchema): Def {
+  return (schema as unknown as { def: Def }).def;
+}
+
+/** Strips optional/default/nullable wrappers to find an object's shape. */
+function unwrap(schema: AnySchema): AnySchema {
+  let s = schema;
+  for (let d = defOf(s); d.innerType && ['optional', 'default', 'nullable', 'nonoptional'].includes(d.type); d = defOf(s)) s = d.innerType;
+  return s;
+}
+
+function shapeOf(schema: AnySchema): Record<string, AnySchema> | null {
+  const d = defOf(unwrap(schema));
+  return d.type === 'object' && d.shape ? d.shape : null;
+}
+
+function isOpenMap(schema: AnySchema): boolean {
+  const d = defOf(unwrap(schema));
+  return d.type === 'record' || d.type === 'unknown' || (d.type === 'object' && d.catchall !== undefined && defOf(d.catchall).type !== 'never');
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function collectUnknownKeys(schema: AnySchema, value: unknown, at: string[], warnings: string[]): void {
+  const shape = shapeOf(schema);
+  if (!shape || !isPlainObject(value)) return;
+  for (const [key, child] of Object.entries(value)) {
+    const p = [...at, key];
+    const sub = shape[key];
+    if (!sub) {
+      warnings.push(`${p.join('.')}: unknown key, ignored`);
+      continue;
+    }
+    if (IGNORED_PATHS.has(p.join('.'))) {
+      warnings.push(`${p.join('.')}: accepted for compatibility with registry:2, has no effect in Berth`);
+      continue;
+    }
+    if (!isOpenMap(sub)) collectUnknownKeys(sub, child, p, warnings);
+  }
+}
+
+function setPath(target: Record<string, unknown>, keys: string[], value: unknown): void {
+  let node = target;
+  for (const k of keys.slice(0, -1)) {
+    if (!isPlainObject(node[k])) node[k] = {};
+    node = node[k] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1] as string] = value;
+}
+
+/**
+ * Maps REGISTRY_A_B_C onto the schema path a.b.c the way registry:2 does:
+ * config keys have no underscores, so each `_` is a level. Inside open maps
+ * (storage.s3, auth, log.fields) the rest of the name is taken as-is.
+ */
+function envPath(name: string): string[] | null {
+  const parts = name.slice('REGISTRY_'.length).toLowerCase().split('_');
+  let schema: AnySchema = configSchema;
+  const out: string[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] as string;
+    if (isOpenMap(schema) && out.length > 0) return [...out, ...parts.slice(i)];
+    const shape = shapeOf(schema);
+    const sub = shape?.[part];
+    if (!sub) return null;
+    out.push(part);
+    schema = sub;
+  }
+  return out;
+}
+
+function applyEnv(raw: Record<string, unknown>, env: Record<string, string | undefined>, warnings: string[]): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    const berth = BERTH_ENV[name];
+    if (berth) {
+      setPath(raw, berth, value);
+      continue;
+    }
+    if (!name.startsWith('REGISTRY_') || name === 'REGISTRY_CONFIGURATION_PATH') continue;
+    const keys = envPath(name);
+    if (!keys) {
+      warnings.push(`${name}: environment variable matches no configuration key, ignored`);
+      continue;
+    }
+    // REGISTRY_STORAGE=s3 and REGISTRY_AUTH=htpasswd name the driver, as in registry:2.
+    if ((keys.length === 1 && (keys[0] === 'storage' || keys[0] === 'auth'))) {
+      const section = isPlainObject(raw[keys[0]]) ? (raw[keys[0]] as Record<string, unknown>) : {};
+      if (!isPlainObject(section[value.toLowerCase()])) section[value.toLowerCase()] = {};
+      raw[keys[0]] = section;
+      continue;
+    }
+    setPath(raw, keys, value);
+  }
+}
+
+function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+}
+
+export async function loadConfig(options: LoadOptions = {}): Promise<LoadResult> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const file = options.file ?? env.BERTH_CONFIG ?? env.REGISTRY_CONFIGURATION_PATH ?? null;
+
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = await readFile(path.resolve(cwd, file), 'utf8');
+    } catch (err) {
+      return { config: null, errors: [`${file}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? 'error'})`], warnings, file };
+    }
+    try {
+      const parsed: unknown = parseYaml(text);
+      if (parsed !== null && parsed !== undefined && !isPlainObject(parsed)) {
+        return { config: null, errors: [`${file}: the config must be a YAML mapping`], warnings, file };
+      }
+      raw = (parsed as Record<string, unknown> | null) ?? {};
+    } catch (err) {
+      return { config: null, errors: [`${file}: invalid YAML: ${(err as Error).message.split('\n')[0]}`], warnings, file };
+    }
+  }
+  collectUnknownKeys(configSchema, raw, [], warnings);
+  applyEnv(raw, env, warnings);
+  if (options.flags?.addr) setPath(raw, ['http', 'addr'], options.flags.addr);
+  if (options.flags?.dataDir) setPath(raw, ['datadir'], options.flags.dataDir);
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) return { config: null, errors: formatIssues(parsed.error), warnings, file };
+  const config = resolve(parsed.data, cwd, errors, warnings);
+  return { config: errors.length === 0 ? config : null, errors, warnings, file };
+}
+
+function parseAddr(addr: string, errors: string[]): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    errors.push(`http.addr: expected HOST:PORT or :PORT, got ${JSON.stringify(addr)}`);
+    return { host: '0.0.0.0', port: 5000 };
+  }
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: string[]): BerthConfig {
+  const dataDir = path.resolve(cwd, c.datadir ?? 'data');
+  const { host, port } = parseAddr(c.http?.addr ?? ':5000', errors);
+
+  const drivers = (['filesystem', 'inmemory', 's3'] as const).filter((d) => c.storage?.[d] !== undefined);
+  if (drivers.length > 1) errors.push(`storage: only one storage driver may be configured, found ${drivers.join(', ')}`);
+  if (c.storage?.s3 !== undefined) {
+    errors.push('storage.s3: the S3 storage driver is not available in this version of Berth; use storage.filesystem');
+  }
+  if (c.auth !== undefined && Object.keys(c.auth).length > 0) {
+    errors.push(`auth.${Object.keys(c.auth)[0]}: authentication is not available in this version of Berth; refusing to start a registry the config expects to be protected`);
+  }
+  if (c.database?.url !== undefined && !/^sqlite:/.test(c.database.url)) {
+    errors.push('database.url: only the embedded SQLite database (sqlite:PATH) is available in this version of Berth');
+  }
+  if (c.http?.prefix !== undefined && c.http.prefix !== '/' && c.http.prefix !== '') {
+    errors.push('http.prefix: only "/" is supported');
+  }
+  const tls = c.http?.tls;
+  if (tls && (tls.certificate === undefined) !== (tls.key === undefined)) {
+    errors.push(`http.tls.${tls.certificate === undefined ? 'certificate' : 'key'}: required when http.tls.${tls.certificate === undefined ? 'key' : 'certificate'} is set`);
+  }
+  if (c.loglevel !== undefined) warnings.push('loglevel: deprecated, use log.level');
+
+  const purging = c.storage?.maintenance?.uploadpurging;
+  const ms = (v: string | number | undefined, fallback: number) => (v === undefined ? fallback : (parseDuration(v) ?? fallback));
+  const dbUrl = c.database?.url;
+
+  const config: BerthConfig = {
+    dataDir,
+    log: {
+      level: c.log?.level ?? c.loglevel ?? 'info',
+      fields: c.log?.fields ?? {},
+      accessLog: !(c.log?.accesslog?.disabled ?? false),
+    },
+    http: {
+      host,
+      port,
+      baseUrl: c.http?.host?.replace(/\/+$/, ''),
+      relativeUrls: c.http?.relativeurls ?? false,
+      drainTimeoutMs: ms(c.http?.draintimeout, 30_000),
+      headers: c.http?.headers ?? {},
+      tls: tls?.certificate && tls.key
+        ? {
+            certificate: path.resolve(cwd, tls.certificate),
+            key: path.resolve(cwd, tls.key),
+            clientCas: (tls.clientcas ?? []).map((p) => path.resolve(cwd, p)),
+            minVersion: tls.minimumtls === 'tls1.3' ? 'TLSv1.3' : 'TLSv1.2',
+          }
+        : undefined,
+    },
+    storage: {
+      driver: c.storage?.inmemory !== undefined ? 'inmemory' : 'filesystem',
+      rootDirectory: path.resolve(cwd, c.storage?.filesystem?.rootdirectory ?? dataDir),
+      deleteEnabled: c.storage?.delete?.enabled ?? true,
+      redirect: !(c.storage?.redirect?.disable ?? false),
+      readOnly: c.storage?.maintenance?.readonly?.enabled ?? false,
+      uploadPurging: {
+        enabled: purging?.enabled ?? true,
+        ageMs: ms(purging?.age, 168 * 3_600_000),
+        intervalMs: ms(purging?.interval, 24 * 3_600_000),
+        dryRun: purging?.dryrun ?? false,
+      },
+    },
+    database: { kind: 'sqlite', path: dbUrl ? path.resolve(cwd, dbUrl.replace(/^sqlite:/, '')) : path.join(dataDir, 'berth.db') },
+    limits: {
+      manifestMaxBytes: c.limits?.manifestmaxbytes ?? 4 * 1024 * 1024,
+      tagsPageSize: c.limits?.tagspagesize ?? 0,
+      catalogPageSize: c.limits?.catalogpagesize ?? 1000,
+      maxPageSize: c.limits?.maxpagesize ?? 10_000,
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/**
+ * The written configuration: the keys of Docker Distribution's config.yml
+ * that Berth understands, plus Berth's own (`datadir`, `database`, `limits`).
+ * Every key has a description; `berth config schema` prints them.
+ *
+ * Scalars also accept strings, because `REGISTRY_*` environment overrides
+ * arrive as text.
+ */
+
+const bool = (description: string) =>
+  z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean()).describe(description);
+
+const int = (description: string, min = 0) =>
+  z.preprocess((v) => (typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v), z.number().int().min(min)).describe(description);
+
+const duration = (description: string) =>
+  z.union([z.string(), z.number()]).refine((v) => parseDuration(v) !== null, { message: 'expected a duration such as 30s, 5m or 168h' }).describe(description);
+
+const str = (description: string) => z.string().min(1).describe(description);
+
+/** Sections of registry:2's config that Berth accepts but does not act on. */
+const ignoredSection = (description: string) => z.unknown().optional().describe(`${description} (accepted for compatibility with registry:2; ignored by Berth)`);
+
+export const configSchema = z.object({
+  version: z.union([z.string(), z.number()]).optional().describe('Config format version (registry:2 uses 0.1); informational.'),
+  datadir: str('Folder holding all of Berth\'s data on the embedded default: the SQLite database and, unless storage.filesystem.rootdirectory says otherwise, the blobs.').optional(),
+  log: z.object({
+    level: z.enum(['error', 'warn', 'info', 'debug']).optional().describe('Least severe level logged.'),
+    formatter: z.enum(['text', 'json', 'logstash']).optional().describe('registry:2 log formatter; Berth always writes JSON lines.'),
+    fields: z.record(z.string(), z.unknown()).optional().describe('Static fields added to every log line.'),
+    accesslog: z.object({ disabled: bool('Disable the per-request access log line.').optional() }).optional(),
+  }).optional().describe('Logging.'),
+  loglevel: z.enum(['error', 'warn', 'info', 'debug']).optional().describe('Deprecated registry:2 alias of log.level.'),
+  storage: z.object({
+    filesystem: z.object({
+      rootdirectory: str('Folder holding blobs and upload sessions.').optional(),
+      maxthreads: int('registry:2 filesystem concurrency limit; accepted, ignored.').optional(),
+    }).optional().describe('Filesystem blob storage (the default).'),
+    inmemory: z.object({}).passthrough().optional().describe('Keep blobs in memory (tests only; lost on exit).'),
+    s3: z.record(z.string(), z.unknown()).optional().describe('S3 blob storage.'),
+    delete: z.object({ enabled: bool('Allow deleting manifests, tags and blob links through the API. Berth defaults to true.').optional() }).optional(),
+    redirect: z.object({ disable: bool('Never redirect blob downloads to the storage backend.').optional() }).optional(),
+    cache: z.object({ blobdescriptor: z.string().optional() }).passthrough().optional().describe('registry:2 descriptor cache; Berth has its own (accepted, ignored).'),
+    maintenance: z.object({
+      uploadpurging: z.object({
+        enabled: bool('Purge abandoned upload sessions.').optional(),
+        age: duration('Age after which an untouched upload session is purged.').optional(),
+        interval: duration('How often to look for abandoned uploads.').optional(),
+        dryrun: bool('Log what would be purged without deleting.').optional(),
+      }).optional(),
+      readonly: z.object({ enabled: bool('Refuse all writes (pushes and deletes) with 405 UNSUPPORTED.').optional() }).optional(),
+    }).optional(),
+  }).optional().describe('Blob storage.'),
+  database: z.object({
+    url: str('Metadata database; empty means the embedded SQLite file in datadir.').optional(),
+  }).optional().describe('Metadata database (Berth).'),
+  http: z.object({
+    addr: str('Listen address, HOST:PORT or :PORT.').optional(),
+    net: z.enum(['tcp']).optional().describe('Network; only tcp is supported.'),
+    host: z.string().url().optional().describe('Externally visible base URL, used to build Location headers.'),
+    prefix: z.string().optional().describe('URL path prefix (registry:2); only "/" is supported.'),
+    secret: z.string().optional().describe('registry:2 upload-state secret; not needed by Berth (accepted, never logged).'),
+    relativeurls: bool('Send relative Location headers.').optional(),
+    draintimeout: duration('On SIGTERM, how long in-flight requests may take to finish.').optional(),
+    headers: z.record(z.string(), z.array(z.string())).optional().describe('Headers added to every response.'),
+    tls: z.object({
+      certificate: str('PEM certificate chain; enables HTTPS.').optional(),
+      key: str('PEM private key of the certificate.').optional(),
+      clientcas: z.array(z.string()).optional().describe('CA certificates for client-certificate authentication.'),
+      minimumtls: z.enum(['tls1.2', 'tls1.3']).optional().describe('Lowest TLS version accepted.'),
+      letsencrypt: ignoredSection('ACME certificates'),
+    }).optional(),
+    debug: ignoredSection('Debug server'),
+    http2: ignoredSection('HTTP/2 settings'),
+  }).optional().describe('HTTP server.'),
+  limits: z.object({
+    manifestmaxbytes: int('Largest manifest accepted, in bytes.', 1).optional(),
+    tagspagesize: int('Default page size of the tag list when the client gives no n (0: all).').optional(),
+    catalogpagesize: int('Default page size of the catalog when the client gives no n.', 1).optional(),
+    maxpagesize: int('Largest n accepted for tag lists and the catalog.', 1).optional(),
+  }).optional().describe('Request limits (Berth).'),
+  auth: z.record(z.string(), z.unknown()).optional().describe('Authentication.'),
+  notifications: ignoredSection('Webhook notifications'),
+  redis: ignoredSection('Redis cache'),
+  health: ignoredSection('Health checks'),
+  proxy: ignoredSection('Pull-through cache'),
+  validation: ignoredSection('Manifest validation'),
+  compatibility: ignoredSection('Schema1 compatibility'),
+  middleware: ignoredSection('Storage middleware'),
+  reporting: ignoredSection('Error reporting'),
+}).describe('Berth configuration (a superset of the common keys of registry:2 config.yml).');
+
+export type WrittenConfig = z.infer<typeof configSchema>;

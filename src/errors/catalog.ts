@@ -1,0 +1,35 @@
+/**
+ * The one error catalogue. Every error Berth reports to a client comes from
+ * here: the OCI Distribution codes keep the spec's spelling; Berth's own codes
+ * carry the `BERTH_` prefix. Retired codes are never reused.
+ *
+ * `status` is the HTTP status the code is answered with unless the thrower
+ * overrides it (the spec allows e.g. NAME_UNKNOWN with 404 and MANIFEST_UNKNOWN
+ * with 404, BLOB_UPLOAD_INVALID with 416 for a bad range).
+ */
+export const errorCatalog = {
+  BLOB_UNKNOWN: { status: 404, message: 'blob unknown to registry', description: 'This error may be returned when a blob is unknown to the registry in a specified repository.' },
+  BLOB_UPLOAD_INVALID: { status: 400, message: 'blob upload invalid', description: 'The blob upload encountered an error and can no longer proceed.' },
+  BLOB_UPLOAD_UNKNOWN: { status: 404, message: 'blob upload unknown to registry', description: 'If a blob upload has been cancelled or was never started, this error code may be returned.' },
+  DIGEST_INVALID: { status: 400, message: 'provided digest did not match uploaded content', description: 'When a blob is uploaded, the registry will check that the content matches the digest provided by the client.' },
+  MANIFEST_BLOB_UNKNOWN: { status: 400, message: 'manifest references a manifest or blob unknown to registry', description: 'This error may be returned when a manifest blob is unknown to the registry.' },
+  MANIFEST_INVALID: { status: 400, message: 'manifest invalid', description: 'During upload, manifests undergo several checks ensuring validity.' },
+  MANIFEST_UNKNOWN: { status: 404, message: 'manifest unknown to registry', description: 'This error is returned when the manifest, identified by name and tag is unknown to the repository.' },
+  NAME_INVALID: { status: 400, message: 'invalid repository name', description: 'Invalid repository name encountered either during manifest validation or any API operation.' },
+  NAME_UNKNOWN: { status: 404, message: 'repository name not known to registry', description: 'This is returned if the name used during an operation is unknown to the registry.' },
+  SIZE_INVALID: { status: 400, message: 'provided length did not match content length', description: 'When a layer is uploaded, the provided size will be checked against the uploaded content.' },
+  UNAUTHORIZED: { status: 401, message: 'authentication required', description: 'The access controller was unable to authenticate the client.' },
+  DENIED: { status: 403, message: 'requested access to the resource is denied', description: 'The access controller denied access for the operation on a resource.' },
+  UNSUPPORTED: { status: 405, message: 'the operation is unsupported', description: 'The operation was unsupported due to a missing implementation or invalid set of parameters.' },
+  TOOMANYREQUESTS: { status: 429, message: 'too many requests', description: 'Returned when a client attempts to contact a service too many times.' },
+  // Berth's own codes.
+  BERTH_RANGE_INVALID: { status: 416, message: 'requested range not satisfiable', description: 'The Range header is malformed or lies past the end of the blob.' },
+  BERTH_PAGINATION_INVALID: { status: 400, message: 'invalid pagination parameters', description: 'The n or last query parameter is not valid.' },
+  BERTH_NOT_FOUND: { status: 404, message: 'not found', description: 'No route matches the request path.' },
+  BERTH_METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed', description: 'The route exists but does not accept this method.' },
+  BERTH_TOO_LARGE: { status: 413, message: 'request entity too large', description: 'The request body exceeds the configured limit.' },
+  BERTH_UNAVAILABLE: { status: 503, message: 'service unavailable', description: 'A backing service (database or storage) is unavailable; retry later.' },
+  UNKNOWN: { status: 500, message: 'unknown error', description: 'An internal error; details are logged, never sent to the client.' },
+} as const satisfies Record<string, { status: number; message: string; description: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;

@@ -1,0 +1,38 @@
+import { errorCatalog, type ErrorCode } from './catalog.js';
+
+export interface RegistryErrorOptions {
+  /** Extra machine-readable detail sent to the client (never secrets). */
+  detail?: unknown;
+  /** Override the catalogue status (the spec allows a few alternatives). */
+  status?: number;
+  /** Headers to add to the error response (e.g. `Range` on a 416). */
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+/**
+ * The one error class of Berth. Domain code throws it; exactly one place (the
+ * HTTP layer's error writer) turns it into the OCI `{"errors":[...]}` body.
+ *
+ * @example
+ * throw new RegistryError('BLOB_UNKNOWN', 'blob sha256:ab… is not in repository x', { detail: { digest } });
+ */
+export class RegistryError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: unknown;
+  readonly status: number;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, message?: string, options: RegistryErrorOptions = {}) {
+    super(message ?? errorCatalog[code].message, { cause: options.cause });
+    this.name = 'RegistryError';
+    this.code = code;
+    this.detail = options.detail;
+    this.status = options.status ?? errorCatalog[code].status;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export function isRegistryError(err: unknown): err is RegistryError {
+  return err instanceof RegistryError;
+}

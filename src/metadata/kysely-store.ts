@@ -1,0 +1,212 @@
+import { type Kysely, Migrator, sql } from 'kysely';
+import type { Database } from './schema.js';
+import { migrationProvider, type Flavor } from './migrations.js';
+import type {
+  BlobRecord, ManifestRecord, MetadataStore, PutManifestInput, ReferrerRecord, UploadRecord,
+} from './store.js';
+
+/** Rows per multi-row INSERT, well under both dialects' parameter limits. */
+const INSERT_BATCH = 200;
+
+type ManifestRow = Database['manifests'];
+
+function toManifest(row: ManifestRow): ManifestRecord {
+  return {
+    repository: row.repository,
+    digest: row.digest,
+    mediaType: row.media_type,
+    size: Number(row.size),
+    content: Buffer.isBuffer(row.content) ? row.content : Buffer.from(row.content as Uint8Array),
+    artifactType: row.artifact_type,
+    subject: row.subject,
+    annotations: row.annotations,
+    createdAt: Number(row.created_at),
+  };
+}
+
+function toUpload(row: Database['uploads']): UploadRecord {
+  return { id: row.id, repository: row.repository, size: Number(row.size), createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) };
+}
+
+/**
+ * The queries of the metadata store, written once with Kysely. The SQLite
+ * and PostgreSQL backends differ only in how they open the connection.
+ */
+export abstract class KyselyStore implements MetadataStore {
+  abstract readonly kind: Flavor;
+  protected abstract readonly db: Kysely<Database>;
+
+  async init(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.kind), migrationTableName: 'berth_migrations', migrationLockTableName: 'berth_migrations_lock' });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw new Error('database migration failed', { cause: error });
+  }
+
+  abstract close(): Promise<void>;
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  async listRepositories({ last, limit }: { last?: string | undefined; limit: number }): Promise<string[]> {
+    let q = this.db.selectFrom('repositories as r').select('r.name')
+      .where((eb) => eb.exists(eb.selectFrom('manifests as m').select('m.digest').whereRef('m.repository', '=', 'r.name')));
+    if (last !== undefined) q = q.where('r.name', '>', last);
+    const rows = await q.orderBy('r.name').limit(limit).execute();
+    return rows.map((r) => r.name);
+  }
+
+  async repositoryExists(name: string): Promise<boolean> {
+    const row = await this.db.selectFrom('repositories').select('name').where('name', '=', name).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async getBlob(digest: string): Promise<BlobRecord | null> {
+    const row = await this.db.selectFrom('blobs').select(['digest', 'size']).where('digest', '=', digest).executeTakeFirst();
+    return row ? { digest: row.digest, size: Number(row.size) } : null;
+  }
+
+  async getLinkedBlob(repository: string, digest: string): Promise<BlobRecord | null> {
+    const row = await this.db.selectFrom('repository_blobs as rb')
+      .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+      .select(['b.digest', 'b.size'])
+      .where('rb.repository', '=', repository).where('rb.digest', '=', digest)
+      .executeTakeFirst();
+    return row ? { digest: row.digest, size: Number(row.size) } : null;
+  }
+
+  async linkBlob(repository: string, blob: BlobRecord): Promise<void> {
+    const now = Date.now();
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('repositories').values({ name: repository, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
+      await trx.insertInto('blobs').values({ digest: blob.digest, size: blob.size, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
+      await trx.insertInto('repository_blobs').values({ repository, digest: blob.digest, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
+    });
+  }
+
+  async unlinkBlob(repository: string, digest: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('repository_blobs').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async missingBlobs(repository: string, digests: string[]): Promise<string[]> {
+    return this.missing('repository_blobs', repository, digests);
+  }
+
+  async missingManifests(repository: string, digests: string[]): Promise<string[]> {
+    return this.missing('manifests', repository, digests);
+  }
+
+  private async missing(table: 'repository_blobs' | 'manifests', repository: string, digests: string[]): Promise<string[]> {
+    const wanted = [...new Set(digests)];
+    const found = new Set<string>();
+    for (let i = 0; i < wanted.length; i += INSERT_BATCH) {
+      const rows = await this.db.selectFrom(table).select('digest')
+        .where('repository', '=', repository).where('digest', 'in', wanted.slice(i, i + INSERT_BATCH)).execute();
+      for (const r of rows) found.add(r.digest);
+    }
+    return wanted.filter((d) => !found.has(d));
+  }
+
+  async getManifest(repository: string, digest: string): Promise<ManifestRecord | null> {
+    const row = await this.db.selectFrom('manifests').selectAll().where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
+    return row ? toManifest(row) : null;
+  }
+
+  async resolveTag(repository: string, tag: string): Promise<ManifestRecord | null> {
+    const row = await this.db.selectFrom('tags as t')
+      .innerJoin('manifests as m', (j) => j.onRef('m.repository', '=', 't.repository').onRef('m.digest', '=', 't.digest'))
+      .selectAll('m')
+      .where('t.repository', '=', repository).where('t.name', '=', tag)
+      .executeTakeFirst();
+    return row ? toManifest(row) : null;
+  }
+
+  async putManifest({ manifest, references, tag }: PutManifestInput): Promise<void> {
+    const now = manifest.createdAt ?? Date.now();
+    const repository = manifest.repository;
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('repositories').values({ name: repository, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
+      await trx.insertInto('manifests').values({
+        repository,
+        digest: manifest.digest,
+        media_type: manifest.mediaType,
+        size: manifest.size,
+        content: manifest.content,
+        artifact_type: manifest.artifactType,
+        subject: manifest.subject,
+        annotations: manifest.annotations,
+        created_at: now,
+      }).onConflict((oc) => oc.columns(['repository', 'digest']).doNothing()).execute();
+      const rows = [...new Map(references.map((r) => [r.digest, r])).values()]
+        .map((r) => ({ repository, manifest_digest: manifest.digest, child_digest: r.digest, kind: r.kind }));
+      for (let i = 0; i < rows.length; i += INSERT_BATCH) {
+        await trx.insertInto('manifest_references').values(rows.slice(i, i + INSERT_BATCH)).onConflict((oc) => oc.doNothing()).execute();
+      }
+      if (tag !== undefined) {
+        await trx.insertInto('tags').values({ repository, name: tag, digest: manifest.digest, updated_at: now })
+          .onConflict((oc) => oc.columns(['repository', 'name']).doUpdateSet({ digest: manifest.digest, updated_at: now }))
+          .execute();
+      }
+    });
+  }
+
+  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      // Explicit deletes rather than relying on ON DELETE CASCADE alone, so the
+      // behaviour does not depend on a connection setting.
+      await trx.deleteFrom('tags').where('repository', '=', repository).where('digest', '=', digest).execute();
+      await trx.deleteFrom('manifest_references').where('repository', '=', repository).where('manifest_digest', '=', digest).execute();
+      const r = await trx.deleteFrom('manifests').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    });
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('tags').where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async listTags(repository: string, { last, limit }: { last?: string | undefined; limit?: number | undefined }): Promise<string[]> {
+    let q = this.db.selectFrom('tags').select('name').where('repository', '=', repository);
+    if (last !== undefined) q = q.where('name', '>', last);
+    q = q.orderBy('name');
+    if (limit !== undefined) q = q.limit(limit);
+    const rows = await q.execute();
+    return rows.map((r) => r.name);
+  }
+
+  async listReferrers(repository: string, subject: string, artifactType?: string): Promise<ReferrerRecord[]> {
+    let q = this.db.selectFrom('manifests')
+      .select(['digest', 'media_type', 'size', 'artifact_type', 'annotations'])
+      .where('repository', '=', repository).where('subject', '=', subject);
+    if (artifactType !== undefined) q = q.where('artifact_type', '=', artifactType);
+    const rows = await q.orderBy('digest').execute();
+    return rows.map((r) => ({ digest: r.digest, mediaType: r.media_type, size: Number(r.size), artifactType: r.artifact_type, annotations: r.annotations }));
+  }
+
+  async createUpload(u: UploadRecord): Promise<void> {
+    await this.db.insertInto('uploads').values({ id: u.id, repository: u.repository, size: u.size, created_at: u.createdAt, updated_at: u.updatedAt }).execute();
+  }
+
+  async getUpload(id: string): Promise<UploadRecord | null> {
+    const row = await this.db.selectFrom('uploads').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toUpload(row) : null;
+  }
+
+  async advanceUpload(id: string, expectedSize: number, newSize: number, updatedAt: number): Promise<boolean> {
+    const r = await this.db.updateTable('uploads').set({ size: newSize, updated_at: updatedAt })
+      .where('id', '=', id).where('size', '=', expectedSize).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async deleteUpload(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('uploads').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async listStaleUploads(before: number, limit: number): Promise<UploadRecord[]> {
+    const rows = await this.db.selectFrom('uploads').selectAll().where('updated_at', '<', before).orderBy('updated_at').limit(limit).execute();
+    return rows.map(toUpload);
+  }
+}

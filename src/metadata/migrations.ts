@@ -1,0 +1,77 @@
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+
+/**
+ * Schema migrations, written once for both dialects. `flavor` only picks the
+ * binary column type (BLOB in SQLite, BYTEA in PostgreSQL). Migrations are
+ * append-only: never edit one that has shipped.
+ */
+export type Flavor = 'sqlite' | 'postgres';
+
+function migrations(flavor: Flavor): Record<string, Migration> {
+  const binary = flavor === 'postgres' ? sql`bytea` : sql`blob`;
+  return {
+    '0001_core': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.createTable('repositories')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createTable('blobs')
+          .addColumn('digest', 'text', (c) => c.primaryKey())
+          .addColumn('size', 'bigint', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createTable('repository_blobs')
+          .addColumn('repository', 'text', (c) => c.notNull().references('repositories.name').onDelete('cascade'))
+          .addColumn('digest', 'text', (c) => c.notNull().references('blobs.digest'))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('repository_blobs_pk', ['repository', 'digest'])
+          .execute();
+        await db.schema.createIndex('repository_blobs_digest').on('repository_blobs').column('digest').execute();
+        await db.schema.createTable('manifests')
+          .addColumn('repository', 'text', (c) => c.notNull().references('repositories.name').onDelete('cascade'))
+          .addColumn('digest', 'text', (c) => c.notNull())
+          .addColumn('media_type', 'text', (c) => c.notNull())
+          .addColumn('size', 'bigint', (c) => c.notNull())
+          .addColumn('content', binary, (c) => c.notNull())
+          .addColumn('artifact_type', 'text')
+          .addColumn('subject', 'text')
+          .addColumn('annotations', 'text')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('manifests_pk', ['repository', 'digest'])
+          .execute();
+        await db.schema.createIndex('manifests_subject').on('manifests').columns(['repository', 'subject']).execute();
+        await db.schema.createTable('manifest_references')
+          .addColumn('repository', 'text', (c) => c.notNull())
+          .addColumn('manifest_digest', 'text', (c) => c.notNull())
+          .addColumn('child_digest', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('manifest_references_pk', ['repository', 'manifest_digest', 'child_digest'])
+          .addForeignKeyConstraint('manifest_references_manifest_fk', ['repository', 'manifest_digest'], 'manifests', ['repository', 'digest'], (fk) => fk.onDelete('cascade'))
+          .execute();
+        await db.schema.createIndex('manifest_references_child').on('manifest_references').columns(['child_digest']).execute();
+        await db.schema.createTable('tags')
+          .addColumn('repository', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('digest', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('tags_pk', ['repository', 'name'])
+          .addForeignKeyConstraint('tags_manifest_fk', ['repository', 'digest'], 'manifests', ['repository', 'digest'], (fk) => fk.onDelete('cascade'))
+          .execute();
+        await db.schema.createIndex('tags_digest').on('tags').columns(['repository', 'digest']).execute();
+        await db.schema.createTable('uploads')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('repository', 'text', (c) => c.notNull())
+          .addColumn('size', 'bigint', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('uploads_updated').on('uploads').column('updated_at').execute();
+      },
+    },
+  };
+}
+
+export function migrationProvider(flavor: Flavor): MigrationProvider {
+  return { getMigrations: async () => migrations(flavor) };
+}

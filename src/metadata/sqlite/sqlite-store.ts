@@ -1,0 +1,44 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { KyselyStore } from '../kysely-store.js';
+import type { Database } from '../schema.js';
+
+export interface SqliteStoreOptions {
+  /** Database file, or ':memory:' for tests. */
+  path: string;
+}
+
+/**
+ * The embedded default: one SQLite file in WAL mode. synchronous=FULL makes
+ * every committed transaction durable before the client hears 201.
+ */
+export class SqliteStore extends KyselyStore {
+  readonly kind = 'sqlite' as const;
+  protected db!: Kysely<Database>;
+  private sqlite: SqliteDatabase.Database | null = null;
+
+  constructor(private readonly options: SqliteStoreOptions) {
+    super();
+  }
+
+  override async init(): Promise<void> {
+    if (this.options.path !== ':memory:') mkdirSync(path.dirname(this.options.path), { recursive: true });
+    const sqlite = new SqliteDatabase(this.options.path);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    this.sqlite = sqlite;
+    this.db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    await super.init();
+  }
+
+  async close(): Promise<void> {
+    if (this.sqlite) {
+      await this.db.destroy();
+      this.sqlite = null;
+    }
+  }
+}

@@ -1,0 +1,131 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MetadataStore } from './store.js';
+
+/**
+ * The contract suite every metadata backend runs (SQLite now, PostgreSQL
+ * next). Each test uses its own repository names, so one store serves all.
+ */
+export interface StoreSuiteOptions {
+  name: string;
+  create(): Promise<MetadataStore>;
+  teardown?(store: MetadataStore): Promise<void>;
+  skipReason?: string | undefined;
+}
+
+const d = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
+
+export function runMetadataSuite(options: StoreSuiteOptions): void {
+  describe(`metadata store: ${options.name}`, { skip: options.skipReason ?? false }, () => {
+    let store: MetadataStore;
+    before(async () => {
+      store = await options.create();
+      await store.init();
+      await store.init(); // migrations are idempotent
+    });
+    after(async () => {
+      await options.teardown?.(store);
+      await store.close();
+    });
+
+    const manifest = (repository: string, digest: string, extra: Partial<{ subject: string; artifactType: string; annotations: string }> = {}) => ({
+      repository, digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 3, content: Buffer.from([0x7b, 0xff, 0x7d]),
+      artifactType: extra.artifactType ?? null, subject: extra.subject ?? null, annotations: extra.annotations ?? null,
+    });
+
+    it('links blobs per repository', async () => {
+      assert.equal(await store.getBlob(d(1)), null);
+      await store.linkBlob('links/a', { digest: d(1), size: 10 });
+      await store.linkBlob('links/a', { digest: d(1), size: 10 }); // idempotent
+      assert.deepEqual(await store.getBlob(d(1)), { digest: d(1), size: 10 });
+      assert.deepEqual(await store.getLinkedBlob('links/a', d(1)), { digest: d(1), size: 10 });
+      assert.equal(await store.getLinkedBlob('links/b', d(1)), null, 'a blob is only visible where linked');
+      assert.deepEqual(await store.missingBlobs('links/a', [d(1), d(2), d(1)]), [d(2)]);
+      assert.equal(await store.unlinkBlob('links/a', d(1)), true);
+      assert.equal(await store.unlinkBlob('links/a', d(1)), false);
+      assert.deepEqual(await store.getBlob(d(1)), { digest: d(1), size: 10 }, 'unlinking never forgets the blob itself');
+    });
+
+    it('stores manifests with their exact bytes, tags them and resolves tags', async () => {
+      await store.putManifest({ manifest: manifest('m/a', d(10)), references: [{ digest: d(1), kind: 'blob' }], tag: 'v1' });
+      const got = await store.getManifest('m/a', d(10));
+      assert.deepEqual(got?.content, Buffer.from([0x7b, 0xff, 0x7d]));
+      assert.equal((await store.resolveTag('m/a', 'v1'))?.digest, d(10));
+      assert.equal(await store.resolveTag('m/a', 'v2'), null);
+      assert.equal(await store.getManifest('m/b', d(10)), null);
+      // Retagging moves the tag; re-putting the same manifest is harmless.
+      await store.putManifest({ manifest: manifest('m/a', d(11)), references: [], tag: 'v1' });
+      await store.putManifest({ manifest: manifest('m/a', d(11)), references: [], tag: 'v1' });
+      assert.equal((await store.resolveTag('m/a', 'v1'))?.digest, d(11));
+      assert.deepEqual(await store.missingManifests('m/a', [d(10), d(11), d(12)]), [d(12)]);
+    });
+
+    it('deletes a manifest with its tags, and a tag alone', async () => {
+      await store.putManifest({ manifest: manifest('del/a', d(20)), references: [], tag: 'one' });
+      await store.putManifest({ manifest: manifest('del/a', d(20)), references: [], tag: 'two' });
+      await store.putManifest({ manifest: manifest('del/a', d(21)), references: [], tag: 'three' });
+      assert.equal(await store.deleteTag('del/a', 'three'), true);
+      assert.equal(await store.deleteTag('del/a', 'three'), false);
+      assert.ok(await store.getManifest('del/a', d(21)), 'deleting a tag keeps its manifest');
+      assert.equal(await store.deleteManifest('del/a', d(20)), true);
+      assert.deepEqual(await store.listTags('del/a', {}), []);
+      assert.equal(await store.deleteManifest('del/a', d(20)), false);
+    });
+
+    it('lists tags in lexical (byte) order with pagination', async () => {
+      for (const t of ['b', 'a', 'C', 'c', 'a1', '_x']) {
+        await store.putManifest({ manifest: manifest('tags/a', d(30)), references: [], tag: t });
+      }
+      assert.deepEqual(await store.listTags('tags/a', {}), ['C', '_x', 'a', 'a1', 'b', 'c']);
+      assert.deepEqual(await store.listTags('tags/a', { limit: 2 }), ['C', '_x']);
+      assert.deepEqual(await store.listTags('tags/a', { last: '_x', limit: 2 }), ['a', 'a1']);
+      assert.deepEqual(await store.listTags('tags/a', { last: 'c' }), []);
+      assert.equal(await store.repositoryExists('tags/a'), true);
+      assert.equal(await store.repositoryExists('tags/none'), false);
+    });
+
+    it('lists repositories that have manifests, sorted and paginated', async () => {
+      for (const r of ['cat/b', 'cat/a', 'cat/c/d']) await store.putManifest({ manifest: manifest(r, d(40)), references: [] });
+      await store.linkBlob('cat/blobs-only', { digest: d(1), size: 10 });
+      const all = (await store.listRepositories({ limit: 10_000 })).filter((n) => n.startsWith('cat/'));
+      assert.deepEqual(all, ['cat/a', 'cat/b', 'cat/c/d']);
+      assert.deepEqual(await store.listRepositories({ last: 'cat/a', limit: 1 }), ['cat/b']);
+    });
+
+    it('finds referrers by subject, filtered by artifact type', async () => {
+      const subject = d(50);
+      await store.putManifest({ manifest: manifest('ref/a', d(52), { subject, artifactType: 'application/sig' }), references: [] });
+      await store.putManifest({ manifest: manifest('ref/a', d(51), { subject, artifactType: 'application/sbom', annotations: '{"k":"v"}' }), references: [] });
+      await store.putManifest({ manifest: manifest('ref/b', d(53), { subject, artifactType: 'application/sig' }), references: [] });
+      const all = await store.listReferrers('ref/a', subject);
+      assert.deepEqual(all.map((r) => r.digest), [d(51), d(52)]);
+      assert.equal(all[0]?.annotations, '{"k":"v"}');
+      assert.deepEqual((await store.listReferrers('ref/a', subject, 'application/sig')).map((r) => r.digest), [d(52)]);
+      assert.deepEqual(await store.listReferrers('ref/a', d(99)), []);
+    });
+
+    it('advances uploads only from the expected size (compare and set)', async () => {
+      await store.createUpload({ id: 'u1', repository: 'up/a', size: 0, createdAt: 1, updatedAt: 1 });
+      assert.equal(await store.advanceUpload('u1', 0, 100, 2), true);
+      assert.equal(await store.advanceUpload('u1', 0, 200, 3), false, 'a stale writer cannot advance');
+      assert.equal((await store.getUpload('u1'))?.size, 100);
+      assert.deepEqual((await store.listStaleUploads(3, 10)).map((u) => u.id), ['u1']);
+      assert.deepEqual(await store.listStaleUploads(2, 10), []);
+      assert.equal(await store.deleteUpload('u1'), true);
+      assert.equal(await store.getUpload('u1'), null);
+      assert.equal(await store.advanceUpload('u1', 100, 200, 4), false);
+    });
+
+    it('answers concurrent writers consistently', async () => {
+      await Promise.all(Array.from({ length: 20 }, (_, i) =>
+        store.putManifest({ manifest: manifest('conc/a', d(60 + (i % 2))), references: [{ digest: d(1), kind: 'blob' }], tag: 'latest' })));
+      const tagged = await store.resolveTag('conc/a', 'latest');
+      assert.ok(tagged && [d(60), d(61)].includes(tagged.digest));
+      assert.deepEqual(await store.listTags('conc/a', {}), ['latest']);
+    });
+
+    it('pings', async () => {
+      await store.ping();
+    });
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * The metadata store contract: everything Berth knows about repositories,
+ * manifests, tags, blob links and upload sessions. Blob bytes live in the
+ * storage driver; this store only records which blobs exist and which
+ * repositories may serve them.
+ *
+ * Implementations: SQLite (embedded default) and, next, PostgreSQL. Both run
+ * the same Kysely queries (metadata/queries.ts) and the same contract suite
+ * (metadata/store-suite.ts).
+ *
+ * Invariants every implementation keeps:
+ * - a manifest row exists only if every blob and child manifest it references
+ *   was linked in its repository when it was written;
+ * - `putManifest`, `deleteManifest` and `completeUpload` are transactions:
+ *   another reader sees all of their effect or none of it;
+ * - deleting a manifest, tag or blob link never deletes blob bytes; only
+ *   garbage collection (a later wave) may, and only for unreferenced blobs.
+ */
+export interface MetadataStore {
+  readonly kind: 'sqlite' | 'postgres';
+
+  /** Opens the connection and runs pending migrations. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+  /** Cheap liveness check of the database (used by /readyz). */
+  ping(): Promise<void>;
+
+  /** Repository names with at least one manifest, sorted, after `last`, at most `limit`. */
+  listRepositories(options: { last?: string | undefined; limit: number }): Promise<string[]>;
+  repositoryExists(name: string): Promise<boolean>;
+
+  /** The blob if it exists anywhere in the registry. */
+  getBlob(digest: string): Promise<BlobRecord | null>;
+  /** The blob if it is linked into `repository` (the only way a client may read it there). */
+  getLinkedBlob(repository: string, digest: string): Promise<BlobRecord | null>;
+  /** Records a blob (idempotent) and links it into `repository`. */
+  linkBlob(repository: string, blob: BlobRecord): Promise<void>;
+  /** Removes a blob link; returns false when the repository had no such link. */
+  unlinkBlob(repository: string, digest: string): Promise<boolean>;
+  /** Which of `digests` are not linked blobs of `repository`. */
+  missingBlobs(repository: string, digests: string[]): Promise<string[]>;
+
+  getManifest(repository: string, digest: string): Promise<ManifestRecord | null>;
+  /** The manifest a tag points to, or null. */
+  resolveTag(repository: string, tag: string): Promise<ManifestRecord | null>;
+  /** Which of `digests` are not manifests of `repository`. */
+  missingManifests(repository: string, digests: string[]): Promise<string[]>;
+  /**
+   * Stores a manifest (idempotent for the same digest), its references, and
+   * optionally points `tag` at it — one transaction.
+   */
+  putManifest(input: PutManifestInput): Promise<void>;
+  /** Deletes a manifest and every tag pointing at it. Returns false when absent. */
+  deleteManifest(repository: string, digest: string): Promise<boolean>;
+  /** Deletes one tag (not its manifest). Returns false when absent. */
+  deleteTag(repository: string, tag: string): Promise<boolean>;
+  /** Tags of a repository, sorted, after `last`, at most `limit` (all when undefined). */
+  listTags(repository: string, options: { last?: string | undefined; limit?: number | undefined }): Promise<string[]>;
+  /** Manifests of `repository` whose subject is `subject`, optionally of one artifact type, ordered by digest. */
+  listReferrers(repository: string, subject: string, artifactType?: string): Promise<ReferrerRecord[]>;
+
+  createUpload(upload: UploadRecord): Promise<void>;
+  getUpload(id: string): Promise<UploadRecord | null>;
+  /**
+   * Sets an upload's size only if it still has `expectedSize` (compare and
+   * set), so two writers can never both advance one session. Returns false
+   * when the session changed or is gone.
+   */
+  advanceUpload(id: string, expectedSize: number, newSize: number, updatedAt: number): Promise<boolean>;
+  deleteUpload(id: string): Promise<boolean>;
+  /** Upload sessions not touched since `before` (epoch ms). */
+  listStaleUploads(before: number, limit: number): Promise<UploadRecord[]>;
+}
+
+export interface BlobRecord {
+  digest: string;
+  size: number;
+}
+
+export interface ManifestRecord {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** The exact bytes pushed. */
+  content: Buffer;
+  artifactType: string | null;
+  subject: string | null;
+  /** JSON text of the manifest's annotations, or null. */
+  annotations: string | null;
+  createdAt: number;
+}
+
+export interface ManifestReference {
+  digest: string;
+  kind: 'blob' | 'manifest';
+}
+
+export interface PutManifestInput {
+  manifest: Omit<ManifestRecord, 'createdAt'> & { createdAt?: number };
+  references: ManifestReference[];
+  tag?: string | undefined;
+}
+
+export interface ReferrerRecord {
+  digest: string;
+  mediaType: string;
+  size: number;
+  artifactType: string | null;
+  annotations: string | null;
+}
+
+export interface UploadRecord {
+  id: string;
+  repository: string;
+  size: number;
+  createdAt: number;
+  updatedAt: number;
+}

@@ -1,0 +1,80 @@
+import { RegistryError } from '../errors/index.js';
+
+/**
+ * Repository names, tags and digests, as the OCI Distribution Spec v1.1
+ * defines them. Everything that reaches the storage layout has passed one of
+ * these checks, so no name can escape the data folder (`..`, `/` at the ends,
+ * upper case and other characters are refused by the grammar itself).
+ */
+
+const NAME_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
+const NAME_RE = new RegExp(`^${NAME_COMPONENT}(?:/${NAME_COMPONENT})*$`);
+const TAG_RE = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+const DIGEST_RE = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
+
+/** Longest repository name accepted (Distribution's limit, host included). */
+export const MAX_NAME_LENGTH = 255;
+
+export type DigestAlgorithm = 'sha256' | 'sha512';
+const HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
+
+export interface ParsedDigest {
+  algorithm: DigestAlgorithm;
+  hex: string;
+  /** The canonical `algorithm:hex` string. */
+  digest: string;
+}
+
+export function isValidRepositoryName(name: string): boolean {
+  return name.length > 0 && name.length <= MAX_NAME_LENGTH && NAME_RE.test(name);
+}
+
+export function assertRepositoryName(name: string): void {
+  if (!isValidRepositoryName(name)) {
+    throw new RegistryError('NAME_INVALID', 'invalid repository name', { detail: { name: name.slice(0, MAX_NAME_LENGTH + 1) } });
+  }
+}
+
+export function isValidTag(tag: string): boolean {
+  return TAG_RE.test(tag);
+}
+
+/** A reference is a tag or a digest; anything else is refused. */
+export function isDigestLike(reference: string): boolean {
+  return reference.includes(':');
+}
+
+/**
+ * Parses a digest. Unsupported algorithms and malformed encodings are
+ * DIGEST_INVALID (400), never a 500.
+ */
+export function parseDigest(value: string): ParsedDigest {
+  const m = DIGEST_RE.exec(value);
+  if (!m) throw new RegistryError('DIGEST_INVALID', 'invalid digest', { detail: { digest: value.slice(0, 200) } });
+  const algorithm = m[1] as string;
+  const hex = m[2] as string;
+  if (algorithm !== 'sha256' && algorithm !== 'sha512') {
+    throw new RegistryError('DIGEST_INVALID', `unsupported digest algorithm ${algorithm.slice(0, 32)}`, { detail: { digest: value.slice(0, 200) } });
+  }
+  if (hex.length !== HEX_LENGTH[algorithm] || !/^[a-f0-9]+$/.test(hex)) {
+    throw new RegistryError('DIGEST_INVALID', 'invalid digest encoding', { detail: { digest: value.slice(0, 200) } });
+  }
+  return { algorithm, hex, digest: `${algorithm}:${hex}` };
+}
+
+export function tryParseDigest(value: string): ParsedDigest | null {
+  try {
+    return parseDigest(value);
+  } catch {
+    return null;
+  }
+}
+
+/** Checks a manifest reference (tag or digest) and says which it is. */
+export function parseReference(reference: string): { kind: 'tag'; tag: string } | { kind: 'digest'; digest: ParsedDigest } {
+  if (isDigestLike(reference)) return { kind: 'digest', digest: parseDigest(reference) };
+  if (!isValidTag(reference)) {
+    throw new RegistryError('MANIFEST_INVALID', 'invalid tag', { detail: { reference: reference.slice(0, 200) }, status: 400 });
+  }
+  return { kind: 'tag', tag: reference };
+}

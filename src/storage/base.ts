@@ -1,0 +1,71 @@
+import type { Readable } from 'node:stream';
+import { InvalidPathError, type FileInfo, type ReadOptions, type StorageDriver } from './driver.js';
+
+const PATH_RE = /^(?:\/[A-Za-z0-9._-]+)+$/;
+
+/** Throws InvalidPathError unless `path` is absolute with safe components. */
+export function checkPath(path: string): string {
+  if (!PATH_RE.test(path) || path.split('/').some((c) => c === '.' || c === '..')) throw new InvalidPathError(path);
+  return path;
+}
+
+/**
+ * Wraps any driver with the checks that belong to all of them, so no driver
+ * repeats them: path validation (nothing can escape the storage root) and
+ * argument checks. Later: metrics and concurrency limits.
+ */
+export class BaseDriver implements StorageDriver {
+  constructor(private readonly inner: StorageDriver) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  init(): Promise<void> {
+    return this.inner.init();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  stat(path: string): Promise<FileInfo | null> {
+    return this.inner.stat(checkPath(path));
+  }
+
+  reader(path: string, options: ReadOptions = {}): Promise<Readable> {
+    const { offset = 0, length } = options;
+    if (!Number.isSafeInteger(offset) || offset < 0 || (length !== undefined && (!Number.isSafeInteger(length) || length < 0))) {
+      throw new RangeError('invalid read range');
+    }
+    return this.inner.reader(checkPath(path), options);
+  }
+
+  getContent(path: string): Promise<Buffer> {
+    return this.inner.getContent(checkPath(path));
+  }
+
+  putContent(path: string, content: Uint8Array): Promise<void> {
+    return this.inner.putContent(checkPath(path), content);
+  }
+
+  append(path: string, source: AsyncIterable<Uint8Array>, options?: { signal?: AbortSignal }): Promise<number> {
+    return this.inner.append(checkPath(path), source, options);
+  }
+
+  move(from: string, to: string): Promise<void> {
+    return this.inner.move(checkPath(from), checkPath(to));
+  }
+
+  delete(path: string): Promise<boolean> {
+    return this.inner.delete(checkPath(path));
+  }
+
+  list(path: string): Promise<string[]> {
+    return this.inner.list(path === '/' ? path : checkPath(path));
+  }
+
+  redirectUrl(path: string, options: { method: 'GET' | 'HEAD'; expiresInSeconds: number }): Promise<string | null> {
+    return this.inner.redirectUrl(checkPath(path), options);
+  }
+}

@@ -1,0 +1,184 @@
+import { describe, it, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { PathNotFoundError, InvalidPathError, type StorageDriver } from './driver.js';
+import { BaseDriver } from './base.js';
+
+/**
+ * The conformance suite every storage driver runs (filesystem, inmemory, and
+ * later s3). A driver that leaves objects behind after deleting them fails.
+ */
+export interface DriverSuiteOptions {
+  name: string;
+  create(): Promise<StorageDriver>;
+  teardown?(driver: StorageDriver): Promise<void>;
+  /** When set, the suite is skipped and this reason is printed. */
+  skipReason?: string | undefined;
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c as Uint8Array));
+  return Buffer.concat(chunks);
+}
+
+async function* chunksOf(...parts: Buffer[]): AsyncGenerator<Buffer> {
+  for (const p of parts) yield p;
+}
+
+async function* failingAfter(part: Buffer): AsyncGenerator<Buffer> {
+  yield part;
+  throw new Error('client went away');
+}
+
+/** Every object path under `prefix`, recursively. */
+async function walk(driver: StorageDriver, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await driver.list(prefix)) {
+    const p = prefix === '/' ? `/${name}` : `${prefix}/${name}`;
+    if (await driver.stat(p)) out.push(p);
+    else out.push(...(await walk(driver, p)));
+  }
+  return out;
+}
+
+export function runDriverSuite(options: DriverSuiteOptions): void {
+  describe(`storage driver: ${options.name}`, { skip: options.skipReason ?? false }, () => {
+    let driver: StorageDriver;
+    before(async () => {
+      driver = new BaseDriver(await options.create());
+      await driver.init();
+    });
+    after(async () => {
+      await options.teardown?.(driver);
+      await driver.close();
+    });
+    afterEach(async () => {
+      const left = await walk(driver, '/');
+      assert.deepEqual(left, [], `driver left objects behind: ${left.join(', ')}`);
+    });
+
+    it('puts, stats, reads and deletes a small object', async () => {
+      await driver.putContent('/a/b/c', Buffer.from('hello'));
+      const info = await driver.stat('/a/b/c');
+      assert.equal(info?.size, 5);
+      assert.equal((await driver.getContent('/a/b/c')).toString(), 'hello');
+      assert.equal(await driver.stat('/a/b'), null, 'a folder is not an object');
+      assert.equal(await driver.delete('/a/b/c'), true);
+      assert.equal(await driver.stat('/a/b/c'), null);
+      assert.equal(await driver.delete('/a/b/c'), false);
+    });
+
+    it('replaces an object atomically with putContent', async () => {
+      await driver.putContent('/x', Buffer.from('one'));
+      await driver.putContent('/x', Buffer.from('two-two'));
+      assert.equal((await driver.getContent('/x')).toString(), 'two-two');
+      await driver.delete('/x');
+    });
+
+    it('reports a missing object as PathNotFoundError', async () => {
+      await assert.rejects(driver.getContent('/missing'), PathNotFoundError);
+      await assert.rejects(driver.reader('/missing'), PathNotFoundError);
+      await assert.rejects(driver.move('/missing', '/elsewhere'), PathNotFoundError);
+      assert.equal(await driver.stat('/missing'), null);
+    });
+
+    it('refuses paths that could escape the root', async () => {
+      for (const bad of ['', 'relative', '/a/../b', '/..', '/a//b', '/a/', '/a b', '/a/./b', '/ä']) {
+        await assert.rejects(async () => driver.putContent(bad, Buffer.from('x')), InvalidPathError, bad);
+      }
+    });
+
+    it('reads ranges', async () => {
+      const data = randomBytes(3 * 1024 * 1024 + 17);
+      await driver.putContent('/r', data);
+      assert.deepEqual(await readAll(await driver.reader('/r')), data);
+      assert.deepEqual(await readAll(await driver.reader('/r', { offset: 10, length: 100 })), data.subarray(10, 110));
+      assert.deepEqual(await readAll(await driver.reader('/r', { offset: data.length - 5 })), data.subarray(data.length - 5));
+      assert.equal((await readAll(await driver.reader('/r', { offset: 3, length: 0 }))).length, 0);
+      await driver.delete('/r');
+    });
+
+    it('appends chunks and returns the new size', async () => {
+      const a = randomBytes(1000);
+      const b = randomBytes(2 * 1024 * 1024 + 3);
+      assert.equal(await driver.append('/up/1', chunksOf(a)), 1000);
+      assert.equal(await driver.append('/up/1', chunksOf(b.subarray(0, 5), b.subarray(5))), 1000 + b.length);
+      assert.equal(await driver.append('/up/1', chunksOf()), 1000 + b.length, 'an empty append changes nothing');
+      await driver.move('/up/1', '/blobs/1');
+      assert.deepEqual(await readAll(await driver.reader('/blobs/1')), Buffer.concat([a, b]));
+      assert.equal(await driver.stat('/up/1'), null);
+      await driver.delete('/blobs/1');
+    });
+
+    it('leaves an object as it was when an append fails midway', async () => {
+      const a = randomBytes(500);
+      await driver.append('/up/2', chunksOf(a));
+      await assert.rejects(driver.append('/up/2', failingAfter(randomBytes(2 * 1024 * 1024))), /client went away/);
+      await assert.rejects(driver.append('/up/3', failingAfter(randomBytes(10))), /client went away/);
+      await driver.move('/up/2', '/done/2');
+      assert.deepEqual(await readAll(await driver.reader('/done/2')), a);
+      assert.equal(await driver.stat('/up/3').then((s) => s?.size ?? 0), 0, 'a failed first append leaves no data');
+      await driver.delete('/done/2');
+      await driver.delete('/up/3');
+    });
+
+    it('stops an append when its signal aborts, leaving the object as it was', async () => {
+      const ac = new AbortController();
+      async function* slow(): AsyncGenerator<Buffer> {
+        yield randomBytes(100);
+        ac.abort(new Error('stop'));
+        yield randomBytes(100);
+      }
+      await assert.rejects(driver.append('/up/4', slow(), { signal: ac.signal }));
+      assert.equal((await driver.stat('/up/4'))?.size ?? 0, 0);
+      await driver.delete('/up/4');
+    });
+
+    it('moves over an existing object', async () => {
+      await driver.putContent('/m/src', Buffer.from('new'));
+      await driver.putContent('/m/dst', Buffer.from('old'));
+      await driver.move('/m/src', '/m/dst');
+      assert.equal((await driver.getContent('/m/dst')).toString(), 'new');
+      assert.equal(await driver.stat('/m/src'), null);
+      await driver.delete('/m');
+    });
+
+    it('lists direct children, sorted, and deletes recursively', async () => {
+      await driver.putContent('/l/b/1', Buffer.from('1'));
+      await driver.putContent('/l/a', Buffer.from('2'));
+      await driver.putContent('/l/c/d/e', Buffer.from('3'));
+      assert.deepEqual(await driver.list('/l'), ['a', 'b', 'c']);
+      assert.deepEqual(await driver.list('/nothing'), []);
+      assert.equal(await driver.delete('/l'), true);
+      assert.deepEqual(await driver.list('/l'), []);
+    });
+
+    it('serves concurrent readers while an object is replaced', async () => {
+      const v1 = Buffer.alloc(256 * 1024, 1);
+      const v2 = Buffer.alloc(256 * 1024, 2);
+      await driver.putContent('/c', v1);
+      const reads = Array.from({ length: 8 }, async () => readAll(await driver.reader('/c')));
+      await driver.putContent('/c', v2);
+      for (const r of await Promise.all(reads)) {
+        assert.ok(r.equals(v1) || r.equals(v2), 'a reader sees a whole version, never a mix');
+      }
+      await driver.delete('/c');
+    });
+
+    it('streams text content', async () => {
+      await driver.putContent('/t', Buffer.from('stream me'));
+      assert.equal(await text(await driver.reader('/t')), 'stream me');
+      await driver.delete('/t');
+    });
+
+    it('has no redirect unless the backend supports it, and answers with a URL or null', async () => {
+      await driver.putContent('/u', Buffer.from('u'));
+      const url = await driver.redirectUrl('/u', { method: 'GET', expiresInSeconds: 60 });
+      assert.ok(url === null || /^https?:\/\//.test(url));
+      await driver.delete('/u');
+    });
+  });
+}

@@ -1,0 +1,101 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * The blob storage driver contract. A driver is a small key/value store of
+ * byte objects addressed by paths; it knows nothing of digests, repositories
+ * or manifests (the registry core lays those out, see registry/layout.ts).
+ *
+ * Paths are absolute, `/`-separated, made of `[A-Za-z0-9._-]` components,
+ * never contain `.` or `..` components; the base wrapper (storage/base.ts)
+ * enforces that before any driver sees a path.
+ *
+ * Durability: every method that writes returns only once the bytes are
+ * durable (fsync on a filesystem, a completed request on an object store).
+ */
+export interface StorageDriver {
+  /** Short name used in logs and metrics ("filesystem", "inmemory", "s3"). */
+  readonly name: string;
+
+  /** Prepares the backend (create folders, check the bucket). Idempotent. */
+  init(): Promise<void>;
+
+  /** Releases resources. The driver is not used afterwards. */
+  close(): Promise<void>;
+
+  /** Size and modification time of an object, or null when absent. Folders are not objects. */
+  stat(path: string): Promise<FileInfo | null>;
+
+  /**
+   * Reads `length` bytes (default: to the end) from `offset` (default 0).
+   * Throws PathNotFoundError when absent. The caller must consume or destroy
+   * the stream; aborting `signal` destroys it.
+   */
+  reader(path: string, options?: ReadOptions): Promise<Readable>;
+
+  /** Reads a small object whole. Throws PathNotFoundError when absent. */
+  getContent(path: string): Promise<Buffer>;
+
+  /** Writes a small object whole, atomically replacing any previous one. */
+  putContent(path: string, content: Uint8Array): Promise<void>;
+
+  /**
+   * Appends a stream to an object, creating it when absent, and returns the
+   * object's new size. Atomic per call: if the source fails or `signal`
+   * aborts, the object is left exactly as it was before the call (a client
+   * that disconnects mid-chunk leaves nothing behind) and the error is
+   * rethrown. Concurrent appends to one path are the caller's to prevent.
+   * Objects written by append may only be read after `move` (object stores
+   * finish multipart uploads there).
+   */
+  append(path: string, source: AsyncIterable<Uint8Array>, options?: { signal?: AbortSignal }): Promise<number>;
+
+  /**
+   * Moves an object, atomically replacing `to` if it exists. Readers of `to`
+   * see either the old or the new object, never a partial one.
+   * Throws PathNotFoundError when `from` is absent.
+   */
+  move(from: string, to: string): Promise<void>;
+
+  /** Deletes an object or, recursively, everything under a path prefix. Returns false when nothing was there. */
+  delete(path: string): Promise<boolean>;
+
+  /** Names (not paths) of the direct children under a folder path, sorted; empty when absent. */
+  list(path: string): Promise<string[]>;
+
+  /**
+   * A URL from which a client may fetch the object directly (presigned), or
+   * null when the driver cannot redirect (the filesystem never does).
+   */
+  redirectUrl(path: string, options: { method: 'GET' | 'HEAD'; expiresInSeconds: number }): Promise<string | null>;
+}
+
+export interface FileInfo {
+  readonly path: string;
+  readonly size: number;
+  readonly modifiedAt: Date;
+}
+
+export interface ReadOptions {
+  offset?: number;
+  length?: number;
+  signal?: AbortSignal;
+}
+
+/** Thrown by drivers when an object does not exist. */
+export class PathNotFoundError extends Error {
+  constructor(readonly path: string) {
+    super(`path not found: ${path}`);
+    this.name = 'PathNotFoundError';
+  }
+}
+
+/** Thrown by the base wrapper for a path outside the contract's grammar. */
+export class InvalidPathError extends Error {
+  constructor(readonly path: string) {
+    super(`invalid storage path: ${JSON.stringify(path.slice(0, 200))}`);
+    this.name = 'InvalidPathError';
+  }
+}
+
+/** Options every driver factory receives. */
+export type DriverFactory<O> = (options: O) => StorageDriver;

@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { PathNotFoundError, type FileInfo, type ReadOptions, type StorageDriver } from '../driver.js';
+
+export interface FilesystemDriverOptions {
+  /** Folder under which every object lives. */
+  rootDirectory: string;
+  /** Read buffer size; 1 MiB reads stream ~4x faster than Node's 64 KiB default. */
+  readBufferBytes?: number;
+}
+
+const TMP_PREFIX = '.tmp-';
+/** Chunks are gathered into writes of about this size (fewer syscalls). */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
+function isErrno(err: unknown, code: string): boolean {
+  return (err as NodeJS.ErrnoException | null)?.code === code;
+}
+
+/**
+ * Objects are plain files under the root; a path maps to the same relative
+ * file path. Whole-object writes go to a hidden temporary file beside the
+ * target, are fsynced and renamed over it, and the folder is fsynced, so a
+ * crash leaves either the old or the new object, never a partial one.
+ */
+export class FilesystemDriver implements StorageDriver {
+  readonly name = 'filesystem';
+  private readonly root: string;
+  private readonly readBufferBytes: number;
+
+  constructor(options: FilesystemDriverOptions) {
+    this.root = path.resolve(options.rootDirectory);
+    this.readBufferBytes = options.readBufferBytes ?? 1024 * 1024;
+  }
+
+  private full(p: string): string {
+    return path.join(this.root, p);
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+  }
+
+  async close(): Promise<void> {}
+
+  async stat(p: string): Promise<FileInfo | null> {
+    try {
+      const s = await stat(this.full(p));
+      return s.isFile() ? { path: p, size: s.size, modifiedAt: s.mtime } : null;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return null;
+      throw err;
+    }
+  }
+
+  async reader(p: string, options: ReadOptions = {}): Promise<Readable> {
+    let fh;
+    try {
+      fh = await open(this.full(p), fsConstants.O_RDONLY);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'EISDIR') || isErrno(err, 'ENOTDIR')) throw new PathNotFoundError(p);
+      throw err;
+    }
+    const start = options.offset ?? 0;
+    const end = options.length !== undefined ? start + options.length - 1 : undefined;
+    if (options.length === 0) {
+      // createReadStream cannot express an empty range; an empty stream can.
+      await fh.close();
+      const { Readable: R } = await import('node:stream');
+      return R.from([]);
+    }
+    const stream = fh.createReadStream({ start, end, highWaterMark: this.readBufferBytes, autoClose: true });
+    if (options.signal) {
+      const signal = options.signal;
+      const onAbort = () => stream.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      stream.once('close', () => signal.removeEventListener('abort', onAbort));
+    }
+    return stream;
+  }
+
+  async getContent(p: string): Promise<Buffer> {
+    try {
+      return await readFile(this.full(p));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'EISDIR') || isErrno(err, 'ENOTDIR')) throw new PathNotFoundError(p);
+      throw err;
+    }
+  }
+
+  async putContent(p: string, content: Uint8Array): Promise<void> {
+    const target = this.full(p);
+    const dir = path.dirname(target);
+    await mkdir(dir, { recursive: true });
+    const tmp = path.join(dir, `${TMP_PREFIX}${randomUUID()}`);
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(content);
+      await fh.datasync();
+    } catch (err) {
+      await fh.close();
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await fh.close();
+    try {
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await syncDir(dir);
+  }
+
+  async append(p: string, source: AsyncIterable<Uint8Array>, options: { signal?: AbortSignal } = {}): Promise<number> {
+    const target = this.full(p);
+    await mkdir(path.dirname(target), { recursive: true });
+    const fh = await open(target, 'a');
+    let size = (await fh.stat()).size;
+    const before = size;
+    try {
+      let batch: Uint8Array[] = [];
+      let batchBytes = 0;
+      const flush = async () => {
+        if (batchBytes === 0) return;
+        const bufs = batch;
+        batch = [];
+        batchBytes = 0;
+        let written = 0;
+        const total = bufs.reduce((n, b) => n + b.byteLength, 0);
+        // writev may write less than asked; finish the rest.
+        while (written < total) {
+          const { bytesWritten } = await fh.writev(written === 0 ? bufs : [Buffer.concat(bufs).subarray(written)]);
+          written += bytesWritten;
+        }
+        size += total;
+      };
+      for await (const chunk of source) {
+        options.signal?.throwIfAborted();
+        if (chunk.byteLength === 0) continue;
+        batch.push(chunk);
+        batchBytes += chunk.byteLength;
+        if (batchBytes >= WRITE_BATCH_BYTES) await flush();
+      }
+      options.signal?.throwIfAborted();
+      await flush();
+      await fh.datasync();
+      await fh.close();
+      return size;
+    } catch (err) {
+      try {
+        await fh.truncate(before);
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      throw err;
+    }
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    const target = this.full(to);
+    await mkdir(path.dirname(target), { recursive: true });
+    try {
+      await rename(this.full(from), target);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new PathNotFoundError(from);
+      throw err;
+    }
+    await syncDir(path.dirname(target));
+    await this.pruneEmptyParents(from);
+  }
+
+  async delete(p: string): Promise<boolean> {
+    const target = this.full(p);
+    let existed = true;
+    try {
+      await stat(target);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
+      existed = false;
+    }
+    if (existed) await rm(target, { recursive: true, force: true });
+    await this.pruneEmptyParents(p);
+    return existed;
+  }
+
+  async list(p: string): Promise<string[]> {
+    try {
+      const names = await readdir(this.full(p));
+      return names.filter((n) => !n.startsWith(TMP_PREFIX)).sort();
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return [];
+      throw err;
+    }
+  }
+
+  async redirectUrl(): Promise<string | null> {
+    return null;
+  }
+
+  /** Removes folders left empty under the root, so deleted content leaves nothing behind. */
+  private async pruneEmptyParents(p: string): Promise<void> {
+    let dir = path.dirname(this.full(p));
+    while (dir.startsWith(this.root + path.sep)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        return; // not empty (or already gone): stop here
+      }
+      dir = path.dirname(dir);
+    }
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, fsConstants.O_RDONLY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export function createFilesystemDriver(options: FilesystemDriverOptions): StorageDriver {
+  return new FilesystemDriver(options);
+}
