@@ -35,4 +35,5 @@ test('references are tags or digests', () => {
   assert.equal(parseReference('v1').kind, 'tag');
   assert.equal(parseReference(`sha256:${'c'.repeat(64)}`).kind, 'digest');
   assert.throws(() => parseReference('bad tag'), (e: unknown) => e instanceof RegistryError && e.code === 'MANIFEST_INVALID');
+  assert.throws(() => parseReference('.bad', 'lookup'), (e: unknown) => e instanceof RegistryError && e.code === 'MANIFEST_UNKNOWN' && e.status === 404);
 });

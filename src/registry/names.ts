@@ -70,11 +70,18 @@ export function tryParseDigest(value: string): ParsedDigest | null {
   }
 }
 
-/** Checks a manifest reference (tag or digest) and says which it is. */
-export function parseReference(reference: string): { kind: 'tag'; tag: string } | { kind: 'digest'; digest: ParsedDigest } {
+/**
+ * Checks a manifest reference (tag or digest) and says which it is. A tag
+ * outside the grammar cannot exist: reading or deleting it is 404
+ * MANIFEST_UNKNOWN (`lookup`), pushing it is 400 MANIFEST_INVALID (`write`).
+ */
+export function parseReference(reference: string, use: 'lookup' | 'write' = 'write'): { kind: 'tag'; tag: string } | { kind: 'digest'; digest: ParsedDigest } {
   if (isDigestLike(reference)) return { kind: 'digest', digest: parseDigest(reference) };
   if (!isValidTag(reference)) {
-    throw new RegistryError('MANIFEST_INVALID', 'invalid tag', { detail: { reference: reference.slice(0, 200) }, status: 400 });
+    const detail = { reference: reference.slice(0, 200) };
+    throw use === 'lookup'
+      ? new RegistryError('MANIFEST_UNKNOWN', 'no manifest has this reference (it is not a valid tag)', { detail })
+      : new RegistryError('MANIFEST_INVALID', 'invalid tag', { detail });
   }
   return { kind: 'tag', tag: reference };
 }

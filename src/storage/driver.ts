@@ -44,8 +44,8 @@ export interface StorageDriver {
    * aborts, the object is left exactly as it was before the call (a client
    * that disconnects mid-chunk leaves nothing behind) and the error is
    * rethrown. Concurrent appends to one path are the caller's to prevent.
-   * Objects written by append may only be read after `move` (object stores
-   * finish multipart uploads there).
+   * An object store may keep appended data as a multipart upload and finish
+   * it in `move`; `reader` and `stat` must still see all appended bytes.
    */
   append(path: string, source: AsyncIterable<Uint8Array>, options?: { signal?: AbortSignal }): Promise<number>;
 

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { configSchema, loadConfig, type LoadResult } from '../../config/index.js';
+import { ExitError } from '../exit-error.js';
+
+export interface ConfigFlags {
+  config?: string | undefined;
+  addr?: string | undefined;
+  dataDir?: string | undefined;
+}
+
+/** Loads the config, printing warnings; throws ExitError (code 2) listing every error. */
+export async function loadOrExit(flags: ConfigFlags): Promise<LoadResult & { config: NonNullable<LoadResult['config']> }> {
+  const result = await loadConfig({ file: flags.config, flags: { addr: flags.addr, dataDir: flags.dataDir } });
+  for (const w of result.warnings) process.stderr.write(`berth: warning: ${w}\n`);
+  if (!result.config) {
+    throw new ExitError(`invalid configuration${result.file ? ` (${result.file})` : ''}:\n${result.errors.map((e) => `  ${e}`).join('\n')}\nFix the keys above, then run \`berth config check\` to verify.`, 2);
+  }
+  return result as LoadResult & { config: NonNullable<LoadResult['config']> };
+}
+
+export async function configCheck(flags: ConfigFlags & { json?: boolean | undefined }): Promise<void> {
+  const { config, file } = await loadOrExit(flags);
+  if (flags.json) process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+  else process.stdout.write(`configuration ${file ? `${file} ` : ''}is valid: listening on ${config.http.host}:${config.http.port}, data in ${config.dataDir}\n`);
+}
+
+export function configSchemaCommand(): void {
+  process.stdout.write(`${JSON.stringify(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }), null, 2)}\n`);
+}

@@ -1,0 +1,34 @@
+import type { IncomingMessage } from 'node:http';
+import { RegistryError } from '../errors/index.js';
+
+/**
+ * Reads a small request body whole, refusing more than `limit` bytes before
+ * reading them when Content-Length says so, and while reading otherwise.
+ */
+export async function readBoundedBody(req: IncomingMessage, limit: number, tooLarge: () => RegistryError): Promise<Buffer> {
+  const declared = contentLength(req);
+  if (declared !== undefined && declared > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    total += (chunk as Buffer).length;
+    if (total > limit) throw tooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** The request's Content-Length, or undefined when absent. */
+export function contentLength(req: IncomingMessage): number | undefined {
+  const v = req.headers['content-length'];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new RegistryError('SIZE_INVALID', 'invalid Content-Length');
+  return n;
+}
+
+/** Whether the request carries a body at all. */
+export function hasBody(req: IncomingMessage): boolean {
+  const n = req.headers['content-length'];
+  return (n !== undefined && n !== '0') || req.headers['transfer-encoding'] !== undefined;
+}

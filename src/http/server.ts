@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { RegistryError, errorCatalog } from '../errors/index.js';
+import { isValidRepositoryName } from '../registry/index.js';
+import type { Logger } from '../log/index.js';
+import type { HttpServices, RequestContext } from './context.js';
+import { operations } from './handlers/index.js';
+import { matchRoute } from './routes.js';
+import { sendError } from './respond.js';
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+const HOST_RE = /^[A-Za-z0-9.\-:[\]]{1,255}$/;
+const ABORT_CODES = new Set(['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE', 'ABORT_ERR', 'EPIPE']);
+
+export interface RegistryServer {
+  readonly server: http.Server;
+  /** Requests being answered right now. */
+  inFlight(): number;
+  listen(host: string, port: number): Promise<AddressInfo>;
+  /** Stops accepting, lets in-flight requests finish for up to `drainMs`, then closes the rest. */
+  close(drainMs: number): Promise<void>;
+}
+
+/**
+ * The HTTP front of the registry: routing, authorization, error bodies and
+ * access logs. Handlers (handlers/*.ts) turn requests into Registry calls.
+ */
+export function createRequestHandler(services: HttpServices, logger: Logger, counters: { inFlight: number } = { inFlight: 0 }) {
+  const { config } = services;
+  const extraHeaders = Object.entries(config.http.headers);
+  const secure = config.http.tls !== undefined;
+
+  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    counters.inFlight++;
+    const incomingId = req.headers['x-request-id'];
+    const requestId = typeof incomingId === 'string' && REQUEST_ID_RE.test(incomingId) ? incomingId : randomUUID();
+    const log = logger.child({ 'http.request.id': requestId });
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    res.setHeader('X-Request-Id', requestId);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    for (const [name, values] of extraHeaders) res.setHeader(name, values as string[]);
+
+    const ac = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) ac.abort(new Error('client closed the connection'));
+    });
+    const method = req.method ?? 'GET';
+    const head = method === 'HEAD';
+    let status = 500;
+    let errCode: string | undefined;
+    let repo: string | undefined;
+    let path = '';
+    try {
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '/', 'http://berth.invalid');
+      } catch {
+        throw new RegistryError('BERTH_NOT_FOUND', 'malformed request URL');
+      }
+      path = url.pathname;
+      const match = matchRoute(url.pathname);
+      if (!match) throw new RegistryError('BERTH_NOT_FOUND');
+      repo = match.name;
+      const op = operations[match.route][method as keyof (typeof operations)[typeof match.route]];
+      if (!op) {
+        const allow = Object.keys(operations[match.route]).join(', ');
+        throw new RegistryError('BERTH_METHOD_NOT_ALLOWED', undefined, { headers: { Allow: allow } });
+      }
+      if (match.name !== undefined && !isValidRepositoryName(match.name)) {
+        throw new RegistryError('NAME_INVALID', 'invalid repository name', { detail: { name: match.name.slice(0, 256) } });
+      }
+      const access = op.access(match, url);
+      const principal = access === null
+        ? { kind: 'anonymous' as const, name: null }
+        : await services.access.authorize({ authorization: req.headers.authorization, remoteAddress: req.socket.remoteAddress ?? '' }, access);
+      const ctx: RequestContext = {
+        req, res, url, match, log, requestId, signal: ac.signal, principal, services,
+        location: (p) => (config.http.relativeUrls ? p : `${baseUrl(req)}${p}`),
+      };
+      await op.handler(ctx);
+      status = res.statusCode;
+    } catch (err) {
+      const aborted = ac.signal.aborted || ABORT_CODES.has((err as NodeJS.ErrnoException)?.code ?? '') || (err as Error)?.message === 'aborted';
+      if (aborted && !(err instanceof RegistryError)) {
+        // The client went away (e.g. mid-upload): nothing to answer, nothing kept.
+        status = 499;
+        errCode = 'CLIENT_CLOSED';
+        res.destroy();
+      } else {
+        if (!req.complete) res.setHeader('Connection', 'close'); // never read an unbounded body we refused
+        const report = sendError(res, err, head);
+        status = report.status;
+        errCode = report.code;
+        if (report.internal) log.error({ err, 'http.request.method': method, 'http.request.path': path }, 'request failed');
+      }
+    } finally {
+      counters.inFlight--;
+      if (config.log.accessLog || status >= 500) {
+        const fields = {
+          'http.request.method': method,
+          'http.request.path': path,
+          'http.response.status': status,
+          'http.response.duration_ms': Number(process.hrtime.bigint() - started) / 1e6,
+          'http.request.remote_addr': req.socket.remoteAddress,
+          repo,
+          'err.code': errCode,
+        };
+        if (status >= 500 && status !== 499) log.error(fields, 'request completed');
+        else log.info(fields, 'request completed');
+      }
+    }
+  };
+
+  function baseUrl(req: IncomingMessage): string {
+    if (config.http.baseUrl) return config.http.baseUrl;
+    const fwdProto = firstValue(req.headers['x-forwarded-proto']);
+    const proto = fwdProto === 'https' || fwdProto === 'http' ? fwdProto : secure ? 'https' : 'http';
+    const host = firstValue(req.headers['x-forwarded-host']) ?? req.headers.host;
+    return `${proto}://${host && HOST_RE.test(host) ? host : `${config.http.host}:${config.http.port}`}`;
+  }
+}
+
+function firstValue(v: string | string[] | undefined): string | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  return s?.split(',')[0]?.trim() || undefined;
+}
+
+export function createRegistryServer(services: HttpServices, logger: Logger): RegistryServer {
+  const counters = { inFlight: 0 };
+  const handler = createRequestHandler(services, logger, counters);
+  const tls = services.config.http.tls;
+  const options: http.ServerOptions = {
+    // Blob uploads can take long: no whole-request deadline, but headers must
+    // arrive promptly and an idle socket is closed (no hang on a stalled client).
+    requestTimeout: 0,
+    headersTimeout: 60_000,
+    keepAliveTimeout: 5_000,
+    maxHeaderSize: 16 * 1024,
+  };
+  const listener = (req: IncomingMessage, res: ServerResponse) => void handler(req, res);
+  const server = tls
+    ? https.createServer({ ...options, cert: readFileSync(tls.certificate), key: readFileSync(tls.key), minVersion: tls.minVersion, ...(tls.clientCas.length ? { ca: tls.clientCas.map((p) => readFileSync(p)), requestCert: true, rejectUnauthorized: true } : {}) }, listener)
+    : http.createServer(options, listener);
+  server.setTimeout(300_000);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (socket.writable && err.code !== 'ECONNRESET') {
+      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+      const body = JSON.stringify({ errors: [{ code: 'BERTH_BAD_REQUEST', message: errorCatalog.BERTH_BAD_REQUEST.message }] });
+      socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    } else socket.destroy();
+  });
+
+  return {
+    server,
+    inFlight: () => counters.inFlight,
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve(server.address() as AddressInfo);
+        });
+      });
+    },
+    async close(drainMs) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + drainMs;
+      while (counters.inFlight > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        server.closeIdleConnections();
+      }
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

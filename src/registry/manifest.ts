@@ -1,0 +1,144 @@
+import { z } from 'zod';
+import { RegistryError } from '../errors/index.js';
+import { isIndexType, isNonDistributable, MANIFEST_MEDIA_TYPES, MediaType } from './media-types.js';
+import { tryParseDigest } from './names.js';
+import type { ManifestReference } from '../metadata/index.js';
+
+/**
+ * Parsing and validation of pushed manifests (OCI image spec v1.1 and Docker
+ * image manifest v2 schema 2). The bytes are never re-serialised: what was
+ * pushed is what is stored and served.
+ */
+
+const digestString = z.string().refine((v) => tryParseDigest(v) !== null, { message: 'invalid digest' });
+const annotations = z.record(z.string(), z.string());
+
+const descriptor = z.object({
+  mediaType: z.string().min(1).max(255),
+  digest: digestString,
+  size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  urls: z.array(z.string()).optional(),
+  annotations: annotations.optional(),
+  artifactType: z.string().max(255).optional(),
+  data: z.string().optional(),
+  platform: z.object({}).passthrough().optional(),
+});
+
+const imageManifest = z.object({
+  schemaVersion: z.literal(2),
+  mediaType: z.string().optional(),
+  artifactType: z.string().max(255).optional(),
+  config: descriptor,
+  layers: z.array(descriptor),
+  subject: descriptor.optional(),
+  annotations: annotations.optional(),
+});
+
+const imageIndex = z.object({
+  schemaVersion: z.literal(2),
+  mediaType: z.string().optional(),
+  artifactType: z.string().max(255).optional(),
+  manifests: z.array(descriptor),
+  subject: descriptor.optional(),
+  annotations: annotations.optional(),
+});
+
+export interface ParsedManifest {
+  mediaType: string;
+  /** Blobs and child manifests that must exist in the repository. */
+  references: ManifestReference[];
+  subject: string | null;
+  /** The referrers API's artifactType: explicit, else the config's media type (image manifests). */
+  artifactType: string | null;
+  annotations: Record<string, string> | null;
+}
+
+function invalid(message: string, detail?: unknown): RegistryError {
+  return new RegistryError('MANIFEST_INVALID', message, { detail });
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Strips parameters (`; charset=…`) and case from a Content-Type. */
+export function baseMediaType(contentType: string | undefined): string | undefined {
+  const t = contentType?.split(';')[0]?.trim().toLowerCase();
+  return t ? t : undefined;
+}
+
+export function parseManifest(body: Buffer, contentType: string | undefined): ParsedManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(utf8.decode(body));
+  } catch {
+    throw invalid('manifest is not valid JSON');
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw invalid('manifest must be a JSON object');
+  const obj = json as Record<string, unknown>;
+  const declared = typeof obj.mediaType === 'string' ? obj.mediaType : undefined;
+  const header = baseMediaType(contentType);
+
+  let mediaType: string | undefined;
+  if (header && MANIFEST_MEDIA_TYPES.includes(header)) mediaType = header;
+  else if (header && header !== 'application/json' && header !== 'application/octet-stream') {
+    if (header === MediaType.DockerSchema1 || header === MediaType.DockerSchema1Signed) {
+      throw invalid('Docker schema 1 manifests are not supported; push a schema 2 or OCI manifest');
+    }
+    throw invalid(`unsupported manifest media type ${header.slice(0, 100)}`, { mediaType: header.slice(0, 255) });
+  } else if (declared !== undefined) mediaType = declared;
+  else if ('manifests' in obj) mediaType = MediaType.OciIndex;
+  else if ('config' in obj && 'layers' in obj) mediaType = MediaType.OciManifest;
+
+  if (mediaType === undefined || !MANIFEST_MEDIA_TYPES.includes(mediaType)) {
+    throw invalid(`unsupported manifest media type ${String(mediaType ?? 'none').slice(0, 100)}`);
+  }
+  if (declared !== undefined && declared !== mediaType) {
+    throw invalid('the manifest\'s mediaType does not match its Content-Type', { mediaType: declared.slice(0, 255), contentType: mediaType });
+  }
+  if (mediaType === MediaType.DockerManifest || mediaType === MediaType.DockerManifestList) {
+    if (declared === undefined) throw invalid('Docker manifests must declare their mediaType');
+  }
+
+  if (isIndexType(mediaType)) {
+    const r = imageIndex.safeParse(obj);
+    if (!r.success) throw invalid(`invalid image index: ${formatIssue(r.error)}`);
+    const m = r.data;
+    return {
+      mediaType,
+      references: m.manifests.map((c) => ({ digest: c.digest, kind: 'manifest' as const })),
+      subject: m.subject?.digest ?? null,
+      artifactType: m.artifactType ?? null,
+      annotations: m.annotations ?? null,
+    };
+  }
+  const r = imageManifest.safeParse(obj);
+  if (!r.success) throw invalid(`invalid image manifest: ${formatIssue(r.error)}`);
+  const m = r.data;
+  const references: ManifestReference[] = [{ digest: m.config.digest, kind: 'blob' }];
+  for (const layer of m.layers) {
+    if (layer.urls && layer.urls.length > 0 && isNonDistributable(layer.mediaType)) continue;
+    references.push({ digest: layer.digest, kind: 'blob' });
+  }
+  return {
+    mediaType,
+    references,
+    subject: m.subject?.digest ?? null,
+    artifactType: m.artifactType ?? m.config.mediaType,
+    annotations: m.annotations ?? null,
+  };
+}
+
+function formatIssue(error: z.ZodError): string {
+  const i = error.issues[0];
+  return i ? `${i.path.join('.') || '(root)'}: ${i.message}` : 'invalid';
+}
+
+/**
+ * Whether a client's Accept header admits a stored media type. No Accept (or
+ * a wildcard) admits everything, as registry:2 does for OCI content.
+ */
+export function acceptsMediaType(accept: string | undefined, mediaType: string): boolean {
+  if (!accept) return true;
+  const types = accept.split(',').map((t) => baseMediaType(t)).filter((t): t is string => t !== undefined);
+  if (types.length === 0) return true;
+  return types.some((t) => t === '*/*' || t === 'application/*' || t === mediaType);
+}

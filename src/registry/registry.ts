@@ -1,0 +1,390 @@
+import { createHash, randomUUID, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { RegistryError } from '../errors/index.js';
+import type { BlobRecord, ManifestRecord, MetadataStore, UploadRecord } from '../metadata/index.js';
+import { PathNotFoundError, type StorageDriver } from '../storage/index.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import { blobPath, isUploadId, uploadDataPath, uploadDir, UPLOADS_ROOT } from './layout.js';
+import { acceptsMediaType, parseManifest } from './manifest.js';
+import { MediaType } from './media-types.js';
+import { assertRepositoryName, isValidRepositoryName, parseDigest, parseReference, type ParsedDigest } from './names.js';
+import { hashing, UploadHashes } from './upload-hashes.js';
+
+export interface RegistryOptions {
+  storage: StorageDriver;
+  metadata: MetadataStore;
+  deleteEnabled: boolean;
+  readOnly: boolean;
+  manifestMaxBytes: number;
+}
+
+/** A byte range of a blob, both ends inclusive, already checked against its size. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface BodyOptions {
+  signal?: AbortSignal | undefined;
+}
+
+export interface ChunkOptions extends BodyOptions {
+  /** The client's `Content-Range: start-end`, if it sent one. */
+  range?: ByteRange | undefined;
+  /** The client's Content-Length, if it sent one. */
+  contentLength?: number | undefined;
+}
+
+export interface PageOptions {
+  last?: string | undefined;
+  limit?: number | undefined;
+}
+
+/**
+ * The registry core: repositories, blobs, upload sessions, manifests, tags
+ * and referrers, on top of a storage driver and a metadata store. It knows
+ * nothing of HTTP or of how a client authenticated; every failure is a
+ * RegistryError from the one catalogue.
+ */
+export class Registry {
+  private readonly storage: StorageDriver;
+  private readonly metadata: MetadataStore;
+  private readonly hashes = new UploadHashes();
+  private readonly uploadLocks = new KeyedMutex();
+  readonly options: Readonly<RegistryOptions>;
+
+  constructor(options: RegistryOptions) {
+    this.storage = options.storage;
+    this.metadata = options.metadata;
+    this.options = options;
+  }
+
+  // ---- guards -------------------------------------------------------------
+
+  private assertWritable(): void {
+    if (this.options.readOnly) throw new RegistryError('UNSUPPORTED', 'the registry is in read-only mode');
+  }
+
+  private assertDeletable(): void {
+    this.assertWritable();
+    if (!this.options.deleteEnabled) throw new RegistryError('UNSUPPORTED', 'deletes are disabled (storage.delete.enabled is false)');
+  }
+
+  // ---- blobs --------------------------------------------------------------
+
+  /** The blob, if linked in `repo`; BLOB_UNKNOWN otherwise. */
+  async statBlob(repo: string, digest: string): Promise<BlobRecord> {
+    assertRepositoryName(repo);
+    const d = parseDigest(digest);
+    const blob = await this.metadata.getLinkedBlob(repo, d.digest);
+    if (!blob) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: d.digest } });
+    return blob;
+  }
+
+  /** Opens a blob's bytes (optionally a range already validated against its size). */
+  async openBlob(blob: BlobRecord, range: ByteRange | null, signal?: AbortSignal): Promise<Readable> {
+    const path = blobPath(parseDigest(blob.digest));
+    try {
+      return await this.storage.reader(path, range ? { offset: range.start, length: range.end - range.start + 1, signal } : { signal });
+    } catch (err) {
+      if (err instanceof PathNotFoundError) {
+        throw new RegistryError('BLOB_UNKNOWN', 'blob content is missing from storage', { detail: { digest: blob.digest }, cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** A presigned URL for the blob when the storage backend offers one. */
+  async blobRedirectUrl(blob: BlobRecord, method: 'GET' | 'HEAD'): Promise<string | null> {
+    return this.storage.redirectUrl(blobPath(parseDigest(blob.digest)), { method, expiresInSeconds: 1200 });
+  }
+
+  /** Removes a blob from a repository (its bytes stay until garbage collection). */
+  async deleteBlob(repo: string, digest: string): Promise<void> {
+    assertRepositoryName(repo);
+    const d = parseDigest(digest);
+    this.assertDeletable();
+    if (!(await this.metadata.unlinkBlob(repo, d.digest))) {
+      throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: d.digest } });
+    }
+  }
+
+  // ---- uploads ------------------------------------------------------------
+
+  async startUpload(repo: string): Promise<UploadRecord> {
+    assertRepositoryName(repo);
+    this.assertWritable();
+    const now = Date.now();
+    const upload: UploadRecord = { id: randomUUID(), repository: repo, size: 0, createdAt: now, updatedAt: now };
+    await this.metadata.createUpload(upload);
+    this.hashes.put(upload.id, this.hashes.fresh(), 0);
+    return upload;
+  }
+
+  /**
+   * Cross-repository mount: links a blob that `from` already has. Returns
+   * null (the caller then starts an upload session) when it cannot.
+   */
+  async mountBlob(repo: string, from: string, digest: string): Promise<BlobRecord | null> {
+    assertRepositoryName(repo);
+    this.assertWritable();
+    const d = parseDigest(digest);
+    if (!isValidRepositoryName(from)) return null;
+    const blob = await this.metadata.getLinkedBlob(from, d.digest);
+    if (!blob) return null;
+    await this.metadata.linkBlob(repo, blob);
+    return blob;
+  }
+
+  async getUpload(repo: string, id: string): Promise<UploadRecord> {
+    assertRepositoryName(repo);
+    const upload = isUploadId(id) ? await this.metadata.getUpload(id) : null;
+    if (!upload || upload.repository !== repo) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id.slice(0, 64) } });
+    return upload;
+  }
+
+  /** Appends a chunk (PATCH). Out-of-order or overlapping ranges are 416 with the current Range. */
+  async appendUpload(repo: string, id: string, source: AsyncIterable<Uint8Array>, options: ChunkOptions = {}): Promise<UploadRecord> {
+    this.assertWritable();
+    return this.uploadLocks.run(id, async () => {
+      const upload = await this.getUpload(repo, id);
+      return this.appendLocked(upload, source, options);
+    });
+  }
+
+  private rangeError(upload: UploadRecord, message: string): RegistryError {
+    return new RegistryError('BLOB_UPLOAD_INVALID', message, {
+      status: 416,
+      headers: { Range: `0-${Math.max(upload.size - 1, 0)}`, 'Docker-Upload-UUID': upload.id },
+      detail: { size: upload.size },
+    });
+  }
+
+  private async appendLocked(upload: UploadRecord, source: AsyncIterable<Uint8Array>, options: ChunkOptions): Promise<UploadRecord> {
+    const { range, contentLength } = options;
+    if (range) {
+      if (range.start !== upload.size) throw this.rangeError(upload, `chunk starts at ${range.start}, the upload has ${upload.size} bytes`);
+      if (contentLength !== undefined && range.end - range.start + 1 !== contentLength) {
+        throw this.rangeError(upload, 'Content-Range does not match Content-Length');
+      }
+    }
+    const hash = this.hashes.take(upload.id, upload.size);
+    const counter = { bytes: 0 };
+    const exact = range ? range.end - range.start + 1 : undefined;
+    // On any failure the driver restores the data; the hash state saw bytes that
+    // are gone, so it is not put back and the next step re-reads instead.
+    const newSize = await this.storage.append(uploadDataPath(upload.id), hashing(source, hash, counter, exact), { signal: options.signal });
+    if (newSize !== upload.size + counter.bytes) {
+      throw new Error(`upload ${upload.id}: storage size ${newSize} differs from expected ${upload.size + counter.bytes}`);
+    }
+    const now = Date.now();
+    if (!(await this.metadata.advanceUpload(upload.id, upload.size, newSize, now))) {
+      throw new RegistryError('BLOB_UPLOAD_INVALID', 'the upload session was changed concurrently', { status: 409 });
+    }
+    if (hash) this.hashes.put(upload.id, hash, newSize);
+    return { ...upload, size: newSize, updatedAt: now };
+  }
+
+  /** Finishes an upload (PUT ?digest=), with an optional final chunk; verifies the digest. */
+  async completeUpload(repo: string, id: string, digest: string, source: AsyncIterable<Uint8Array> | null, options: ChunkOptions = {}): Promise<BlobRecord> {
+    this.assertWritable();
+    const d = parseDigest(digest);
+    return this.uploadLocks.run(id, async () => {
+      let upload = await this.getUpload(repo, id);
+      if (source) upload = await this.appendLocked(upload, source, options);
+      const hash = d.algorithm === 'sha256' ? this.hashes.take(upload.id, upload.size) : null;
+      const actual = hash ? `sha256:${hash.digest('hex')}` : await this.digestOf(uploadDataPath(upload.id), d.algorithm, upload.size);
+      if (actual !== d.digest) {
+        await this.discardUpload(upload.id);
+        throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { detail: { digest: d.digest } });
+      }
+      const blob = { digest: d.digest, size: upload.size };
+      await this.commitBlob(uploadDataPath(upload.id), d, blob, repo);
+      await this.metadata.deleteUpload(upload.id);
+      await this.storage.delete(uploadDir(upload.id));
+      return blob;
+    });
+  }
+
+  /** Monolithic upload (POST ?digest= with the whole blob as body). */
+  async putBlob(repo: string, digest: string, source: AsyncIterable<Uint8Array>, options: BodyOptions & { contentLength?: number | undefined } = {}): Promise<BlobRecord> {
+    assertRepositoryName(repo);
+    this.assertWritable();
+    const d = parseDigest(digest);
+    const id = randomUUID();
+    const path = uploadDataPath(id);
+    const hash = createHash(d.algorithm);
+    const counter = { bytes: 0 };
+    try {
+      const size = await this.storage.append(path, hashing(source, hash, counter), { signal: options.signal });
+      if (options.contentLength !== undefined && size !== options.contentLength) {
+        throw new RegistryError('SIZE_INVALID', undefined, { detail: { size, contentLength: options.contentLength } });
+      }
+      if (`${d.algorithm}:${hash.digest('hex')}` !== d.digest) {
+        throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { detail: { digest: d.digest } });
+      }
+      const blob = { digest: d.digest, size };
+      await this.commitBlob(path, d, blob, repo);
+      return blob;
+    } finally {
+      await this.storage.delete(uploadDir(id));
+    }
+  }
+
+  /** Moves verified bytes to the blob's content address, then records and links it. */
+  private async commitBlob(from: string, d: ParsedDigest, blob: BlobRecord, repo: string): Promise<void> {
+    await this.storage.move(from, blobPath(d));
+    await this.metadata.linkBlob(repo, blob);
+  }
+
+  private async digestOf(path: string, algorithm: 'sha256' | 'sha512', size: number): Promise<string> {
+    const hash: Hash = createHash(algorithm);
+    if (size > 0) {
+      for await (const chunk of await this.storage.reader(path)) hash.update(chunk as Uint8Array);
+    }
+    return `${algorithm}:${hash.digest('hex')}`;
+  }
+
+  async cancelUpload(repo: string, id: string): Promise<void> {
+    this.assertWritable();
+    await this.uploadLocks.run(id, async () => {
+      const upload = await this.getUpload(repo, id);
+      await this.discardUpload(upload.id);
+    });
+  }
+
+  private async discardUpload(id: string): Promise<void> {
+    this.hashes.drop(id);
+    await this.metadata.deleteUpload(id);
+    await this.storage.delete(uploadDir(id));
+  }
+
+  /**
+   * Deletes upload sessions untouched for `maxAgeMs`, and upload data that no
+   * session owns (left by a crash during a monolithic upload). Returns the ids.
+   */
+  async purgeUploads(maxAgeMs: number, options: { dryRun?: boolean; now?: number } = {}): Promise<string[]> {
+    const before = (options.now ?? Date.now()) - maxAgeMs;
+    const purged: string[] = [];
+    for (const u of await this.metadata.listStaleUploads(before, 10_000)) {
+      purged.push(u.id);
+      if (!options.dryRun) await this.uploadLocks.run(u.id, () => this.discardUpload(u.id));
+    }
+    for (const id of await this.storage.list(UPLOADS_ROOT)) {
+      if (!isUploadId(id) || purged.includes(id)) continue;
+      const info = await this.storage.stat(uploadDataPath(id));
+      if (info && info.modifiedAt.getTime() >= before) continue;
+      if (await this.metadata.getUpload(id)) continue;
+      purged.push(id);
+      if (!options.dryRun) await this.storage.delete(uploadDir(id));
+    }
+    return purged;
+  }
+
+  // ---- manifests ----------------------------------------------------------
+
+  /** Resolves a tag or digest; MANIFEST_UNKNOWN when absent or not acceptable to the client. */
+  async getManifest(repo: string, reference: string, accept?: string): Promise<ManifestRecord> {
+    assertRepositoryName(repo);
+    const ref = parseReference(reference, 'lookup');
+    const manifest = ref.kind === 'tag'
+      ? await this.metadata.resolveTag(repo, ref.tag)
+      : await this.metadata.getManifest(repo, ref.digest.digest);
+    if (!manifest) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repo, reference } });
+    if (!acceptsMediaType(accept, manifest.mediaType)) {
+      throw new RegistryError('MANIFEST_UNKNOWN', `the manifest is a ${manifest.mediaType}, which the Accept header does not include`, {
+        detail: { name: repo, reference, mediaType: manifest.mediaType },
+      });
+    }
+    return manifest;
+  }
+
+  /** Stores a manifest after checking it and everything it references. */
+  async putManifest(repo: string, reference: string, body: Buffer, contentType: string | undefined): Promise<{ digest: string; subject: string | null }> {
+    assertRepositoryName(repo);
+    this.assertWritable();
+    const ref = parseReference(reference);
+    if (body.length > this.options.manifestMaxBytes) {
+      throw new RegistryError('SIZE_INVALID', `manifest exceeds ${this.options.manifestMaxBytes} bytes`, { status: 413 });
+    }
+    const algorithm = ref.kind === 'digest' ? ref.digest.algorithm : 'sha256';
+    const digest = `${algorithm}:${createHash(algorithm).update(body).digest('hex')}`;
+    if (ref.kind === 'digest' && ref.digest.digest !== digest) {
+      throw new RegistryError('DIGEST_INVALID', 'the manifest does not match the digest in the URL', { detail: { digest: ref.digest.digest } });
+    }
+    const parsed = parseManifest(body, contentType);
+    const blobs = parsed.references.filter((r) => r.kind === 'blob').map((r) => r.digest);
+    const children = parsed.references.filter((r) => r.kind === 'manifest').map((r) => r.digest);
+    const missingBlobs = await this.metadata.missingBlobs(repo, blobs);
+    if (missingBlobs.length > 0) {
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the manifest references blobs that are not in the repository', { detail: { digests: missingBlobs.slice(0, 20) } });
+    }
+    const missingChildren = await this.metadata.missingManifests(repo, children);
+    if (missingChildren.length > 0) {
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the index references manifests that are not in the repository', { detail: { digests: missingChildren.slice(0, 20) } });
+    }
+    await this.metadata.putManifest({
+      manifest: {
+        repository: repo,
+        digest,
+        mediaType: parsed.mediaType,
+        size: body.length,
+        content: body,
+        artifactType: parsed.artifactType,
+        subject: parsed.subject,
+        annotations: parsed.annotations ? JSON.stringify(parsed.annotations) : null,
+      },
+      references: parsed.references,
+      tag: ref.kind === 'tag' ? ref.tag : undefined,
+    });
+    return { digest, subject: parsed.subject };
+  }
+
+  /** DELETE by digest removes the manifest and its tags; by tag removes only the tag. */
+  async deleteManifest(repo: string, reference: string): Promise<void> {
+    assertRepositoryName(repo);
+    const ref = parseReference(reference, 'lookup');
+    this.assertDeletable();
+    const deleted = ref.kind === 'tag'
+      ? await this.metadata.deleteTag(repo, ref.tag)
+      : await this.metadata.deleteManifest(repo, ref.digest.digest);
+    if (!deleted) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repo, reference } });
+  }
+
+  // ---- listings -----------------------------------------------------------
+
+  /** One page of tags; `more` says whether another page follows. */
+  async listTags(repo: string, page: PageOptions): Promise<{ tags: string[]; more: boolean }> {
+    assertRepositoryName(repo);
+    if (!(await this.metadata.repositoryExists(repo))) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: repo } });
+    if (page.limit === 0) return { tags: [], more: false };
+    const tags = await this.metadata.listTags(repo, { last: page.last, limit: page.limit === undefined ? undefined : page.limit + 1 });
+    const more = page.limit !== undefined && tags.length > page.limit;
+    return { tags: more ? tags.slice(0, page.limit) : tags, more };
+  }
+
+  async listRepositories(page: PageOptions & { limit: number }): Promise<{ repositories: string[]; more: boolean }> {
+    if (page.limit === 0) return { repositories: [], more: false };
+    const names = await this.metadata.listRepositories({ last: page.last, limit: page.limit + 1 });
+    const more = names.length > page.limit;
+    return { repositories: more ? names.slice(0, page.limit) : names, more };
+  }
+
+  /** The referrers of `digest` as an OCI image index. */
+  async referrers(repo: string, digest: string, artifactType?: string): Promise<Record<string, unknown>> {
+    assertRepositoryName(repo);
+    const d = parseDigest(digest);
+    const rows = await this.metadata.listReferrers(repo, d.digest, artifactType);
+    return {
+      schemaVersion: 2,
+      mediaType: MediaType.OciIndex,
+      manifests: rows.map((r) => ({
+        mediaType: r.mediaType,
+        digest: r.digest,
+        size: r.size,
+        ...(r.artifactType ? { artifactType: r.artifactType } : {}),
+        ...(r.annotations ? { annotations: JSON.parse(r.annotations) as Record<string, string> } : {}),
+      })),
+    };
+  }
+}
