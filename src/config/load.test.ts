@@ -1,0 +1,156 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig } from './load.js';
+import { parseDuration } from './duration.js';
+
+async function withFile(text: string, fn: (file: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'berth-config-'));
+  try {
+    const file = path.join(dir, 'config.yml');
+    await writeFile(file, text);
+    await fn(file);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('defaults: port 5000, ./data, delete enabled, 4 MiB manifests', async () => {
+  const { config, errors, warnings } = await loadConfig({ env: {}, cwd: '/srv' });
+  assert.deepEqual(errors, []);
+  assert.deepEqual(warnings, []);
+  assert.equal(config?.http.port, 5000);
+  assert.equal(config?.http.host, '0.0.0.0');
+  assert.equal(config?.dataDir, '/srv/data');
+  assert.equal(config?.storage.rootDirectory, '/srv/data');
+  assert.equal(config?.database.path, '/srv/data/berth.db');
+  assert.equal(config?.storage.deleteEnabled, true);
+  assert.equal(config?.limits.manifestMaxBytes, 4 * 1024 * 1024);
+  assert.ok(Object.isFrozen(config) && Object.isFrozen(config?.http), 'the resolved config is frozen');
+});
+
+test('a registry:2 config.yml works as it is', async () => {
+  const yml = `
+version: 0.1
+log:
+  level: debug
+  formatter: text
+  fields:
+    service: registry
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: /var/lib/registry
+  delete:
+    enabled: false
+http:
+  addr: 142.90.90.109:5000
+  host: https://registry.example.com:5000
+  headers:
+    X-Content-Type-Options: [nosniff]
+  tls:
+    certificate: /etc/certs/host.pem
+    key: /etc/certs/host.key
+health:
+  storagedriver:
+    enabled: true
+    interval: 10s
+`;
+  await withFile(yml, async (file) => {
+    const { config, errors, warnings } = await loadConfig({ file, env: {} });
+    assert.deepEqual(errors, []);
+    assert.equal(config?.log.level, 'debug');
+    assert.equal(config?.storage.rootDirectory, '/var/lib/registry');
+    assert.equal(config?.storage.deleteEnabled, false);
+    assert.equal(config?.http.host, '142.90.90.109');
+    assert.equal(config?.http.port, 5000);
+    assert.equal(config?.http.baseUrl, 'https://registry.example.com:5000');
+    assert.equal(config?.http.tls?.certificate, '/etc/certs/host.pem');
+    assert.ok(warnings.some((w) => w.startsWith('health:')), 'ignored sections are named');
+    assert.ok(warnings.some((w) => w.startsWith('storage.cache:')));
+  });
+});
+
+test('REGISTRY_* variables override the file, typed by the schema', async () => {
+  await withFile('http:\n  addr: :5000\nlog:\n  level: info\n', async (file) => {
+    const { config, errors } = await loadConfig({
+      file,
+      env: {
+        REGISTRY_HTTP_ADDR: '127.0.0.1:6000',
+        REGISTRY_LOG_LEVEL: 'debug',
+        REGISTRY_STORAGE_DELETE_ENABLED: 'false',
+        REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: '/blobs',
+        REGISTRY_HTTP_DRAINTIMEOUT: '5s',
+        BERTH_DATA_DIR: '/var/berth',
+        PATH: '/usr/bin',
+      },
+    });
+    assert.deepEqual(errors, []);
+    assert.equal(config?.http.port, 6000);
+    assert.equal(config?.log.level, 'debug');
+    assert.equal(config?.storage.deleteEnabled, false);
+    assert.equal(config?.storage.rootDirectory, '/blobs');
+    assert.equal(config?.http.drainTimeoutMs, 5000);
+    assert.equal(config?.dataDir, '/var/berth');
+  });
+});
+
+test('flags override the environment', async () => {
+  const { config } = await loadConfig({ env: { REGISTRY_HTTP_ADDR: ':6000' }, flags: { addr: '127.0.0.1:7000', dataDir: '/d' } });
+  assert.equal(config?.http.port, 7000);
+  assert.equal(config?.dataDir, '/d');
+});
+
+test('unknown keys and variables are warned about, not fatal', async () => {
+  await withFile('http:\n  addr: :5000\n  bogus: 1\nnonsense: true\n', async (file) => {
+    const { config, warnings } = await loadConfig({ file, env: { REGISTRY_HTTP_NOPE: 'x' } });
+    assert.ok(config);
+    assert.deepEqual(warnings.sort(), [
+      'REGISTRY_HTTP_NOPE: environment variable matches no configuration key, ignored',
+      'http.bogus: unknown key, ignored',
+      'nonsense: unknown key, ignored',
+    ]);
+  });
+});
+
+test('invalid values stop the start with a message naming the key', async () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ REGISTRY_LOG_LEVEL: 'loud' }, /^log\.level: /],
+    [{ REGISTRY_STORAGE_DELETE_ENABLED: 'yes please' }, /^storage\.delete\.enabled: /],
+    [{ REGISTRY_HTTP_ADDR: 'nowhere' }, /^http\.addr: /],
+    [{ REGISTRY_HTTP_ADDR: ':99999' }, /^http\.addr: /],
+    [{ REGISTRY_HTTP_DRAINTIMEOUT: 'forever' }, /^http\.draintimeout: /],
+    [{ REGISTRY_HTTP_TLS_CERTIFICATE: '/c.pem' }, /^http\.tls\.key: /],
+    [{ REGISTRY_STORAGE: 's3' }, /^storage\.s3: /],
+    [{ REGISTRY_AUTH: 'htpasswd' }, /^auth\.htpasswd: .*refusing/],
+    [{ REGISTRY_LIMITS_MANIFESTMAXBYTES: '0' }, /^limits\.manifestmaxbytes: /],
+  ];
+  for (const [env, re] of cases) {
+    const { config, errors } = await loadConfig({ env });
+    assert.equal(config, null, JSON.stringify(env));
+    assert.ok(errors.some((e) => re.test(e)), `${JSON.stringify(env)} -> ${errors.join(' | ')}`);
+  }
+});
+
+test('a broken file is reported, not thrown', async () => {
+  await withFile('http: [unclosed', async (file) => {
+    const { config, errors } = await loadConfig({ file, env: {} });
+    assert.equal(config, null);
+    assert.match(errors[0] ?? '', /invalid YAML/);
+  });
+  const missing = await loadConfig({ file: '/no/such/config.yml', env: {} });
+  assert.match(missing.errors[0] ?? '', /cannot read config file \(ENOENT\)/);
+});
+
+test('Go durations', () => {
+  assert.equal(parseDuration('300ms'), 300);
+  assert.equal(parseDuration('1m30s'), 90_000);
+  assert.equal(parseDuration('168h'), 604_800_000);
+  assert.equal(parseDuration(5), 5000);
+  assert.equal(parseDuration('5'), 5000);
+  assert.equal(parseDuration('5 parsecs'), null);
+  assert.equal(parseDuration(''), null);
+});

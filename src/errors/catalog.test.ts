@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { errorCatalog } from './catalog.js';
+
+/**
+ * The OCI Distribution Spec v1.1 error code table (section "Error Codes").
+ * The catalogue must contain every one of them with the spec's spelling, and
+ * Berth's own codes must carry the BERTH_ prefix (or be Docker API codes).
+ */
+const SPEC_CODES = [
+  'BLOB_UNKNOWN', 'BLOB_UPLOAD_INVALID', 'BLOB_UPLOAD_UNKNOWN', 'DIGEST_INVALID', 'MANIFEST_BLOB_UNKNOWN',
+  'MANIFEST_INVALID', 'MANIFEST_UNKNOWN', 'NAME_INVALID', 'NAME_UNKNOWN', 'SIZE_INVALID', 'UNAUTHORIZED',
+  'DENIED', 'UNSUPPORTED', 'TOOMANYREQUESTS',
+];
+const DOCKER_CODES = ['PAGINATION_NUMBER_INVALID', 'UNKNOWN'];
+
+test('the catalogue holds every OCI error code', () => {
+  for (const code of SPEC_CODES) assert.ok(code in errorCatalog, code);
+});
+
+test('every other code is Berth\'s own (BERTH_ prefix) or from the Docker API', () => {
+  for (const code of Object.keys(errorCatalog)) {
+    assert.ok(SPEC_CODES.includes(code) || DOCKER_CODES.includes(code) || code.startsWith('BERTH_'), code);
+  }
+});
+
+test('every entry has an HTTP error status, a lower-case message and a description', () => {
+  for (const [code, e] of Object.entries(errorCatalog)) {
+    assert.ok(e.status >= 400 && e.status <= 599, code);
+    assert.match(e.message, /^[a-z]/, code);
+    assert.ok(e.description.length > 10, code);
+  }
+  assert.equal(errorCatalog.UNAUTHORIZED.status, 401);
+  assert.equal(errorCatalog.DENIED.status, 403);
+  assert.equal(errorCatalog.TOOMANYREQUESTS.status, 429);
+  assert.equal(errorCatalog.BLOB_UNKNOWN.status, 404);
+});

@@ -1,0 +1,107 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHash, randomBytes } from 'node:crypto';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const bin = path.join(root, 'dist/src/cli/main.js');
+
+function berth(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('berth CLI', () => {
+  it('prints its version and help', () => {
+    const v = berth(['--version']);
+    assert.equal(v.status, 0);
+    assert.match(v.stdout.trim(), /^\d+\.\d+\.\d+$/);
+    const h = berth(['--help']);
+    assert.equal(h.status, 0);
+    assert.match(h.stdout, /serve/);
+    assert.match(h.stdout, /config/);
+    const s = berth(['serve', '--help']);
+    assert.match(s.stdout, /--config <file>/);
+    assert.match(s.stdout, /--addr <host:port>/);
+    assert.match(s.stdout, /--data-dir <dir>/);
+  });
+
+  it('exits 2 on an invalid configuration, naming the key and the fix', async () => {
+    const r = berth(['config', 'check'], { REGISTRY_LOG_LEVEL: 'loud' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /log\.level: /);
+    assert.match(r.stderr, /berth config check/);
+    const s = berth(['serve', '--addr', 'nowhere']);
+    assert.equal(s.status, 2);
+    assert.match(s.stderr, /http\.addr: /);
+  });
+
+  it('checks a config file and prints the resolved config as JSON', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-cli-'));
+    try {
+      const file = path.join(dir, 'config.yml');
+      await writeFile(file, 'http:\n  addr: 127.0.0.1:5555\nunknownkey: 1\n');
+      const r = berth(['config', 'check', '--config', file, '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { http: { port: number } }).http.port, 5555);
+      assert.match(r.stderr, /warning: unknownkey: unknown key/);
+      const schema = berth(['config', 'schema']);
+      assert.equal(schema.status, 0);
+      assert.ok((JSON.parse(schema.stdout) as { properties: Record<string, unknown> }).properties.http);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serves, logs where it listens and where the data is, and drains an in-flight upload on SIGTERM', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-cli-'));
+    const port = await freePort();
+    const child = spawn(process.execPath, [bin, 'serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d.toString()));
+    try {
+      for (let i = 0; i < 100 && !out.includes('berth listening'); i++) await new Promise((r) => setTimeout(r, 100));
+      const started = JSON.parse(out.split('\n').find((l) => l.includes('berth listening')) ?? '{}') as Record<string, unknown>;
+      assert.equal(started.addr, `127.0.0.1:${port}`);
+      assert.equal(started['data.dir'], dir);
+      assert.equal(started['database.path'], path.join(dir, 'berth.db'));
+
+      // A monolithic upload sent slowly; SIGTERM arrives halfway through.
+      const data = randomBytes(2 * 1024 * 1024);
+      const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: `/v2/drain/a/blobs/uploads/?digest=${digest}`, headers: { 'Content-Length': data.length } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.write(data.subarray(0, 1024 * 1024), () => {
+          child.kill('SIGTERM');
+          setTimeout(() => req.end(data.subarray(1024 * 1024)), 300);
+        });
+      });
+      assert.equal(status, 201, 'the in-flight upload finished');
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      assert.equal(code, 0);
+      assert.match(out, /"msg":"shutting down"/);
+      assert.match(out, /"msg":"stopped"/);
+    } finally {
+      child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,90 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { startBerth, type Berth } from '../../src/app.js';
+import { loadConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/log/index.js';
+
+export interface TestBerth {
+  berth: Berth;
+  url: string;
+  dataDir: string;
+  /** Stops this instance (keeping its data) and starts a new one on the same data. */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** An in-process Berth on an ephemeral port with its own data folder. */
+export async function startTestBerth(env: Record<string, string> = {}): Promise<TestBerth> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'berth-test-'));
+  const boot = async () => {
+    const { config, errors } = await loadConfig({ env, flags: { addr: '127.0.0.1:0', dataDir } });
+    if (!config) throw new Error(`test config invalid: ${errors.join('; ')}`);
+    return startBerth({ ...config, http: { ...config.http, drainTimeoutMs: 2000 } }, silentLogger());
+  };
+  let berth = await boot();
+  const t: TestBerth = {
+    berth,
+    url: `http://127.0.0.1:${berth.address.port}`,
+    dataDir,
+    async restart() {
+      await berth.close();
+      const { config, errors } = await loadConfig({ env, flags: { addr: `127.0.0.1:${berth.address.port}`, dataDir } });
+      if (!config) throw new Error(errors.join('; '));
+      berth = await startBerth(config, silentLogger());
+      t.berth = berth;
+    },
+    async close() {
+      await berth.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return t;
+}
+
+export function sha256(data: Uint8Array | string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/** Reads an OCI error body and returns its first code. */
+export async function errorCode(res: Response): Promise<string | undefined> {
+  const body = (await res.json()) as { errors?: { code: string }[] };
+  return body.errors?.[0]?.code;
+}
+
+/** Uploads a blob monolithically and returns its digest. */
+export async function pushBlob(url: string, repo: string, data: Uint8Array<ArrayBuffer> | string): Promise<string> {
+  const digest = sha256(data);
+  const res = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digest}`, { method: 'POST', body: data });
+  if (res.status !== 201) throw new Error(`blob push failed: ${res.status} ${await res.text()}`);
+  return digest;
+}
+
+export interface PushedImage {
+  manifest: Buffer<ArrayBuffer>;
+  digest: string;
+  config: string;
+  layers: string[];
+}
+
+/** Pushes a small OCI image (config + layers) and its manifest under `reference`. */
+export async function pushImage(url: string, repo: string, reference: string, options: { layers?: string[]; mediaType?: string; extra?: Record<string, unknown> } = {}): Promise<PushedImage> {
+  const configBlob = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, seed: Math.random() });
+  const config = await pushBlob(url, repo, configBlob);
+  const layerData = options.layers ?? [`layer-${Math.random()}`];
+  const layers: string[] = [];
+  for (const l of layerData) layers.push(await pushBlob(url, repo, l));
+  const mediaType = options.mediaType ?? 'application/vnd.oci.image.manifest.v1+json';
+  const isDocker = mediaType.includes('docker');
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType,
+    config: { mediaType: isDocker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json', digest: config, size: Buffer.byteLength(configBlob) },
+    layers: layers.map((digest, i) => ({ mediaType: isDocker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: Buffer.byteLength(layerData[i] as string) })),
+    ...options.extra,
+  }, null, 3));
+  const res = await fetch(`${url}/v2/${repo}/manifests/${reference}`, { method: 'PUT', body: manifest, headers: { 'Content-Type': mediaType } });
+  if (res.status !== 201) throw new Error(`manifest push failed: ${res.status} ${await res.text()}`);
+  return { manifest, digest: sha256(manifest), config, layers };
+}
