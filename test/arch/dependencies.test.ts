@@ -44,7 +44,7 @@ test('parts import only the parts they are allowed to', async () => {
     const rules = allowed[from];
     assert.ok(rules, `src/${from} has no dependency rule; add it to test/arch/dependencies.test.ts`);
     const text = await readFile(file, 'utf8');
-    for (const m of text.matchAll(/(?:from|import\()\s*'(\.[^']+)'/g)) {
+    for (const m of text.matchAll(/(?:from|import\(?)\s*'(\.[^']+)'/g)) {
       const target = path.resolve(path.dirname(file), m[1] as string);
       if (!target.startsWith(srcRoot)) continue;
       const to = partOf(target);
