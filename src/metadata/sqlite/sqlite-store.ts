@@ -1,13 +1,36 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, type SqliteDatabase as KyselySqliteDatabase, type SqliteStatement } from 'kysely';
 import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 
 export interface SqliteStoreOptions {
   /** Database file, or ':memory:' for tests. */
   path: string;
+}
+
+/** Prepared statements kept per connection; SQL with long IN lists varies, so the cache is bounded. */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely prepares every statement anew, which cost ~11% of a manifest GET in
+ * profiles. better-sqlite3 statements are reusable and used synchronously, so
+ * caching them by SQL text is safe.
+ */
+function withStatementCache(db: SqliteDatabase.Database): KyselySqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
+  return {
+    close: () => db.close(),
+    prepare(sqlText: string): SqliteStatement {
+      let stmt = cache.get(sqlText);
+      if (stmt) return stmt;
+      stmt = db.prepare(sqlText) as unknown as SqliteStatement;
+      cache.set(sqlText, stmt);
+      if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+      return stmt;
+    },
+  };
 }
 
 /**
@@ -31,7 +54,7 @@ export class SqliteStore extends KyselyStore {
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     this.sqlite = sqlite;
-    this.db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    this.db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     await super.init();
   }
 
