@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DockerEnv, layerStatuses, parsePushDigest, shortId } from './docker-env.js';
-import { startRegistry, type RunningRegistry } from './registry-process.js';
+import { startRegistry, type RunningRegistry, withRegistryLog as withLog } from './registry-process.js';
 import {
   ALL_MANIFEST_TYPES,
   MT,
@@ -39,15 +39,7 @@ describe(`docker CLI against the registry (E2E_TARGET=${process.env.E2E_TARGET ?
     await reg?.stop();
   });
 
-  /** Adds the registry's output to a failure message. */
-  async function withRegistryLog<R>(fn: () => Promise<R>): Promise<R> {
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof Error) e.message += `\n--- registry output (tail) ---\n${reg.logs().slice(-4000)}`;
-      throw e;
-    }
-  }
+  const withRegistryLog = <R>(fn: () => Promise<R>): Promise<R> => withLog(reg, fn);
 
   async function tagAndPush(local: string, remote: string): Promise<{ out: string; digest: string; size: number }> {
     await env.docker(['tag', local, ref(remote)]);

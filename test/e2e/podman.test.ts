@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { PodmanEnv } from './docker-env.js';
-import { startRegistry, type RunningRegistry } from './registry-process.js';
+import { startRegistry, type RunningRegistry, withRegistryLog as withLog } from './registry-process.js';
 import {
   MT,
   buildRootfsTar,
@@ -72,14 +72,7 @@ describe(`podman against the registry (E2E_TARGET=${process.env.E2E_TARGET ?? 'b
     return { pm, reg };
   }
 
-  async function withRegistryLog<R>(fn: () => Promise<R>): Promise<R> {
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof Error && reg) e.message += `\n--- registry output (tail) ---\n${reg.logs().slice(-4000)}`;
-      throw e;
-    }
-  }
+  const withRegistryLog = <R>(fn: () => Promise<R>): Promise<R> => withLog(reg, fn);
 
   /** Load an image of the hand-built layout into podman's storage; returns its id. */
   async function loadFromLayout(p: PodmanEnv, arch: string): Promise<string> {

@@ -26,6 +26,19 @@ export interface RunningRegistry {
   stop(): Promise<void>;
 }
 
+/**
+ * Runs `fn`; if it throws, appends the tail of the registry's output to the
+ * error, so a failing end-to-end test shows what the server said.
+ */
+export async function withRegistryLog<R>(reg: RunningRegistry | undefined, fn: () => Promise<R>): Promise<R> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof Error && reg) e.message += `\n--- registry output (tail) ---\n${reg.logs().slice(-4000)}`;
+    throw e;
+  }
+}
+
 export interface StartRegistryOptions {
   target?: RegistryTarget;
   /** How long to wait for GET /v2/ to answer. Default 20 s. */

@@ -7,7 +7,7 @@ import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DockerEnv, skopeo, skopeoExpectFailure } from './docker-env.js';
-import { startRegistry, type RunningRegistry } from './registry-process.js';
+import { startRegistry, type RunningRegistry, withRegistryLog as withLog } from './registry-process.js';
 import {
   MT,
   describeHttp,
@@ -73,14 +73,7 @@ describe(`skopeo against the registry (E2E_TARGET=${process.env.E2E_TARGET ?? 'b
     await reg?.stop();
   });
 
-  async function withRegistryLog<R>(fn: () => Promise<R>): Promise<R> {
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof Error) e.message += `\n--- registry output (tail) ---\n${reg.logs().slice(-4000)}`;
-      throw e;
-    }
-  }
+  const withRegistryLog = <R>(fn: () => Promise<R>): Promise<R> => withLog(reg, fn);
 
   /** Manifest + config from the registry, every blob verified against its digest. */
   async function fetchImage(repo: string, reference: string): Promise<{ raw: Buffer; manifest: ImageManifest; config: ImageConfig }> {
