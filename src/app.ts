@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import { openAccess, type AccessController } from './auth/index.js';
-import type { BerthConfig } from './config/index.js';
+import { createAuth, type AccessController } from './auth/index.js';
+import { redactUrl, type BerthConfig } from './config/index.js';
 import { createRegistryServer, type RegistryServer } from './http/index.js';
 import type { Logger } from './log/index.js';
 import { createMetadataStore, type MetadataStore } from './metadata/index.js';
@@ -28,10 +28,22 @@ export interface StartOptions {
 }
 
 export async function startBerth(config: BerthConfig, logger: Logger, options: StartOptions = {}): Promise<Berth> {
+  // Auth first: a bad htpasswd file or key stops the start before anything listens.
+  const auth = await createAuth(config.auth);
+  logger.info(auth.summary, 'access control ready');
   const storage = createStorageDriver({ driver: config.storage.driver, rootDirectory: config.storage.rootDirectory });
   await storage.init();
-  const metadata = createMetadataStore({ kind: config.database.kind, path: config.database.path });
-  await metadata.init();
+  const db = config.database;
+  const metadata = createMetadataStore(db.kind === 'postgres'
+    ? { kind: 'postgres', url: db.url, logUrl: redactUrl(db.url), poolSize: db.poolSize, log: logger }
+    : { kind: 'sqlite', path: db.path });
+  try {
+    await metadata.init();
+  } catch (err) {
+    await metadata.close().catch(() => {});
+    await storage.close();
+    throw err;
+  }
   const registry = new Registry({
     storage,
     metadata,
@@ -39,19 +51,27 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     readOnly: config.storage.readOnly,
     manifestMaxBytes: config.limits.manifestMaxBytes,
   });
-  const health = async () => {
+  // Each check is bounded, so a hung backend reads as unavailable instead of hanging the probe.
+  const probe = async (probes: Record<string, () => Promise<unknown>>) => {
     const checks: Record<string, string> = {};
-    let ok = true;
-    try {
-      await metadata.ping();
-      checks.database = 'ok';
-    } catch {
-      checks.database = 'unavailable';
-      ok = false;
-    }
-    return { ok, checks };
+    await Promise.all(Object.entries(probes).map(async ([name, check]) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), 5000)));
+      try {
+        await Promise.race([check(), timeout]);
+        checks[name] = 'ok';
+      } catch {
+        checks[name] = 'unavailable';
+      } finally {
+        clearTimeout(timer);
+      }
+    }));
+    return { ok: Object.values(checks).every((c) => c === 'ok'), checks };
   };
-  const http = createRegistryServer({ registry, access: options.access ?? openAccess, config, health }, logger);
+  // Liveness (/healthz) and readiness (/readyz: also the blob storage).
+  const health = () => probe({ database: () => metadata.ping() });
+  const ready = () => probe({ database: () => metadata.ping(), storage: () => storage.list('/') });
+  const http = createRegistryServer({ registry, access: options.access ?? auth.access, tokens: auth.tokens, config, health, ready }, logger);
   let address: AddressInfo;
   try {
     address = await http.listen(config.http.host, config.http.port);

@@ -28,6 +28,8 @@ export interface AuthRequest {
   /** The raw Authorization header, if any. Never logged. */
   authorization: string | undefined;
   remoteAddress: string;
+  /** The registry's external base URL for this request (builds the token realm). */
+  baseUrl: string;
 }
 
 export interface AccessController {

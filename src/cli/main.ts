@@ -51,6 +51,24 @@ config
     configSchemaCommand();
   });
 
+const collect = (value: string, previous: string[]) => [...previous, value];
+const certs = program.command('certs').description('TLS certificates for a self-hosted registry');
+certs
+  .command('init')
+  .description('create a private CA (or reuse the one in --dir) and a server certificate, and say where clients put the CA')
+  .option('--host <name>', 'DNS name of the registry (repeatable)', collect, [])
+  .option('--ip <address>', 'IP address of the registry (repeatable)', collect, [])
+  .option('--port <port>', 'port clients use, for the client paths printed', '5000')
+  .option('--dir <dir>', 'where to write ca.crt, ca.key, server.crt, server.key (default <data-dir>/certs)')
+  .option('-d, --data-dir <dir>', 'data folder (default ./data)')
+  .option('--force', 'replace an existing server certificate')
+  .option('--json', 'print the result as JSON')
+  .action(async (opts: { host: string[]; ip: string[]; port: string; dir?: string; dataDir?: string; force?: boolean; json?: boolean }) => {
+    const { certsInit, printCertsInit } = await import('./commands/certs.js');
+    const result = await certsInit(opts);
+    process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : printCertsInit(result));
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

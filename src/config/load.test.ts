@@ -25,7 +25,7 @@ test('defaults: port 5000, ./data, delete enabled, 4 MiB manifests', async () =>
   assert.equal(config?.http.host, '0.0.0.0');
   assert.equal(config?.dataDir, '/srv/data');
   assert.equal(config?.storage.rootDirectory, '/srv/data');
-  assert.equal(config?.database.path, '/srv/data/berth.db');
+  assert.deepEqual(config?.database, { kind: 'sqlite', path: '/srv/data/berth.db' });
   assert.equal(config?.storage.deleteEnabled, true);
   assert.equal(config?.limits.manifestMaxBytes, 4 * 1024 * 1024);
   assert.ok(Object.isFrozen(config) && Object.isFrozen(config?.http), 'the resolved config is frozen');
@@ -125,7 +125,9 @@ test('invalid values stop the start with a message naming the key', async () => 
     [{ REGISTRY_HTTP_DRAINTIMEOUT: 'forever' }, /^http\.draintimeout: /],
     [{ REGISTRY_HTTP_TLS_CERTIFICATE: '/c.pem' }, /^http\.tls\.key: /],
     [{ REGISTRY_STORAGE: 's3' }, /^storage\.s3: /],
-    [{ REGISTRY_AUTH: 'htpasswd' }, /^auth\.htpasswd: .*refusing/],
+    [{ REGISTRY_AUTH: 'htpasswd' }, /^auth\.htpasswd\.path: /],
+    [{ REGISTRY_AUTH: 'token' }, /^auth\.token: .*set auth\.htpasswd\.path/],
+    [{ REGISTRY_AUTH: 'silly' }, /^auth\.silly: /],
     [{ REGISTRY_LIMITS_MANIFESTMAXBYTES: '0' }, /^limits\.manifestmaxbytes: /],
   ];
   for (const [env, re] of cases) {
@@ -153,4 +155,37 @@ test('Go durations', () => {
   assert.equal(parseDuration('5'), 5000);
   assert.equal(parseDuration('5 parsecs'), null);
   assert.equal(parseDuration(''), null);
+});
+
+test('database.url: postgres:// or postgresql:// selects PostgreSQL, with a pool size', async () => {
+  for (const url of ['postgres://berth:pw@db:5432/berth', 'postgresql://berth@db/berth?sslmode=require']) {
+    const { config, errors } = await loadConfig({ env: { BERTH_DATABASE_URL: url } });
+    assert.deepEqual(errors, []);
+    assert.deepEqual(config?.database, { kind: 'postgres', url, poolSize: 10 });
+  }
+  await withFile('database:\n  url: postgres://db/berth\n  poolsize: 25\n', async (file) => {
+    const { config, errors } = await loadConfig({ file, env: {} });
+    assert.deepEqual(errors, []);
+    assert.deepEqual(config?.database, { kind: 'postgres', url: 'postgres://db/berth', poolSize: 25 });
+  });
+  const env = await loadConfig({ env: { REGISTRY_DATABASE_URL: 'postgres://db/berth', REGISTRY_DATABASE_POOLSIZE: '3' } });
+  assert.deepEqual(env.config?.database, { kind: 'postgres', url: 'postgres://db/berth', poolSize: 3 });
+});
+
+test('database.url: sqlite:PATH or nothing keeps SQLite; anything else is refused without echoing the URL', async () => {
+  const sqlite = await loadConfig({ env: { BERTH_DATABASE_URL: 'sqlite:meta/berth.db' }, cwd: '/srv' });
+  assert.deepEqual(sqlite.config?.database, { kind: 'sqlite', path: '/srv/meta/berth.db' });
+  const pool = await loadConfig({ env: { REGISTRY_DATABASE_POOLSIZE: '5' } });
+  assert.deepEqual(pool.warnings, ['database.poolsize: only used with PostgreSQL, ignored']);
+  for (const url of ['mysql://root:hunter2@db/berth', 'postgres//db', '/var/berth.db']) {
+    const { config, errors } = await loadConfig({ env: { BERTH_DATABASE_URL: url } });
+    assert.equal(config, null, url);
+    assert.match(errors[0] ?? '', /^database\.url: expected postgres:\/\/… or postgresql:\/\/… \(PostgreSQL\) or sqlite:PATH \(SQLite\), got /, url);
+    assert.doesNotMatch(errors.join(), /hunter2/);
+  }
+  const bad = await loadConfig({ env: { BERTH_DATABASE_URL: 'postgres://berth:hunter2@db:notaport/berth' } });
+  assert.match(bad.errors[0] ?? '', /^database\.url: not a valid PostgreSQL URL/);
+  assert.doesNotMatch(bad.errors.join(), /hunter2/);
+  const zero = await loadConfig({ env: { BERTH_DATABASE_URL: 'postgres://db/berth', REGISTRY_DATABASE_POOLSIZE: '0' } });
+  assert.match(zero.errors[0] ?? '', /^database\.poolsize: /);
 });

@@ -204,11 +204,9 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
   if (c.storage?.s3 !== undefined) {
     errors.push('storage.s3: the S3 storage driver is not available in this version of Berth; use storage.filesystem');
   }
-  if (c.auth !== undefined && Object.keys(c.auth).length > 0) {
-    errors.push(`auth.${Object.keys(c.auth)[0]}: authentication is not available in this version of Berth; refusing to start a registry the config expects to be protected`);
-  }
-  if (c.database?.url !== undefined && !/^sqlite:/.test(c.database.url)) {
-    errors.push('database.url: only the embedded SQLite database (sqlite:PATH) is available in this version of Berth');
+  if (c.auth?.silly !== undefined) errors.push('auth.silly: the silly scheme is for tests of registry:2 and is not supported; use auth.htpasswd or auth.token');
+  if (c.auth?.token && !c.auth.token.rootcertbundle && !c.auth.htpasswd) {
+    errors.push('auth.token: without auth.token.rootcertbundle Berth issues the tokens itself and needs users: set auth.htpasswd.path');
   }
   if (c.http?.prefix !== undefined && c.http.prefix !== '/' && c.http.prefix !== '') {
     errors.push('http.prefix: only "/" is supported');
@@ -221,7 +219,6 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
 
   const purging = c.storage?.maintenance?.uploadpurging;
   const ms = (v: string | number | undefined, fallback: number) => (v === undefined ? fallback : (parseDuration(v) ?? fallback));
-  const dbUrl = c.database?.url;
 
   const config: BerthConfig = {
     dataDir,
@@ -259,7 +256,8 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
         dryRun: purging?.dryrun ?? false,
       },
     },
-    database: { kind: 'sqlite', path: dbUrl ? path.resolve(cwd, dbUrl.replace(/^sqlite:/, '')) : path.join(dataDir, 'berth.db') },
+    auth: resolveAuth(c, dataDir, cwd, ms),
+    database: resolveDatabase(c, dataDir, cwd, errors, warnings),
     limits: {
       manifestMaxBytes: c.limits?.manifestmaxbytes ?? 4 * 1024 * 1024,
       tagsPageSize: c.limits?.tagspagesize ?? 0,
@@ -270,10 +268,54 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
   return deepFreeze(config);
 }
 
+function resolveAuth(c: WrittenConfig, dataDir: string, cwd: string, ms: (v: string | number | undefined, fallback: number) => number): BerthConfig['auth'] {
+  const a = c.auth;
+  const limits = {
+    perUser: a?.loginlimits?.peruser ?? 10,
+    perAddress: a?.loginlimits?.peraddress ?? 50,
+    windowMs: ms(a?.loginlimits?.window, 15 * 60_000),
+  };
+  const htpasswd = a?.htpasswd ? { realm: a.htpasswd.realm ?? 'berth', path: path.resolve(cwd, a.htpasswd.path) } : undefined;
+  if (a?.token) {
+    return {
+      kind: 'token',
+      realm: a.token.realm,
+      service: a.token.service ?? 'berth',
+      issuer: a.token.issuer ?? 'berth',
+      rootCertBundle: a.token.rootcertbundle ? path.resolve(cwd, a.token.rootcertbundle) : undefined,
+      htpasswd,
+      signingKey: path.resolve(cwd, a.token.signingkey ?? path.join(dataDir, 'keys', 'token-signing-key.pem')),
+      ttlSeconds: a.token.expiration ?? 300,
+      limits,
+    };
+  }
+  if (htpasswd) return { kind: 'htpasswd', ...htpasswd, limits };
+  return { kind: 'none' };
+}
+
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null) {
     for (const v of Object.values(value)) deepFreeze(v);
     Object.freeze(value);
   }
   return value;
+}
+
+/**
+ * database.url picks the metadata backend: postgres:// or postgresql:// for
+ * PostgreSQL, sqlite:PATH (or nothing) for SQLite. Messages never repeat the
+ * URL, which may hold a password.
+ */
+function resolveDatabase(c: WrittenConfig, dataDir: string, cwd: string, errors: string[], warnings: string[]): BerthConfig['database'] {
+  const url = c.database?.url;
+  if (url !== undefined && /^postgres(?:ql)?:\/\//i.test(url)) {
+    if (!URL.canParse(url)) errors.push('database.url: not a valid PostgreSQL URL; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE (percent-encode special characters in the password)');
+    return { kind: 'postgres', url, poolSize: c.database?.poolsize ?? 10 };
+  }
+  if (url !== undefined && !/^sqlite:/i.test(url)) {
+    const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? 'no scheme';
+    errors.push(`database.url: expected postgres://… or postgresql://… (PostgreSQL) or sqlite:PATH (SQLite), got ${scheme}`);
+  }
+  if (c.database?.poolsize !== undefined) warnings.push('database.poolsize: only used with PostgreSQL, ignored');
+  return { kind: 'sqlite', path: url !== undefined ? path.resolve(cwd, url.replace(/^sqlite:/i, '')) : path.join(dataDir, 'berth.db') };
 }

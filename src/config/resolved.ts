@@ -5,6 +5,11 @@
  */
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
+/** The metadata database: the embedded SQLite file, or a PostgreSQL server (database.url). */
+export type DatabaseConfig =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'postgres'; readonly url: string; readonly poolSize: number };
+
 export interface BerthConfig {
   readonly dataDir: string;
   readonly log: { readonly level: LogLevel; readonly fields: Readonly<Record<string, unknown>>; readonly accessLog: boolean };
@@ -26,7 +31,8 @@ export interface BerthConfig {
     readonly readOnly: boolean;
     readonly uploadPurging: { readonly enabled: boolean; readonly ageMs: number; readonly intervalMs: number; readonly dryRun: boolean };
   };
-  readonly database: { readonly kind: 'sqlite'; readonly path: string };
+  readonly auth: AuthConfig;
+  readonly database: DatabaseConfig;
   readonly limits: {
     readonly manifestMaxBytes: number;
     /** 0: the tag list returns every tag unless the client asks for a page. */
@@ -35,3 +41,28 @@ export interface BerthConfig {
     readonly maxPageSize: number;
   };
 }
+
+export interface LoginLimits {
+  readonly perUser: number;
+  readonly perAddress: number;
+  readonly windowMs: number;
+}
+
+/** How clients authenticate: not at all, HTTP Basic from htpasswd, or bearer tokens. */
+export type AuthConfig =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'htpasswd'; readonly realm: string; readonly path: string; readonly limits: LoginLimits }
+  | {
+      readonly kind: 'token';
+      /** External token endpoint; undefined means Berth's own /auth/token. */
+      readonly realm: string | undefined;
+      readonly service: string;
+      readonly issuer: string;
+      /** Certificates of an external issuer whose tokens are accepted. */
+      readonly rootCertBundle: string | undefined;
+      /** Users of Berth's own token service. */
+      readonly htpasswd: { readonly realm: string; readonly path: string } | undefined;
+      readonly signingKey: string;
+      readonly ttlSeconds: number;
+      readonly limits: LoginLimits;
+    };

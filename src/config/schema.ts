@@ -55,7 +55,8 @@ export const configSchema = z.object({
     }).optional(),
   }).optional().describe('Blob storage.'),
   database: z.object({
-    url: str('Metadata database; empty means the embedded SQLite file in datadir.').optional(),
+    url: str('Metadata database: postgres://USER:PASSWORD@HOST:PORT/DB (or postgresql://) for PostgreSQL, which several Berth instances can share; sqlite:PATH for an SQLite file. Empty means the embedded SQLite file in datadir. The password is never logged.').optional(),
+    poolsize: int('Most connections one Berth instance opens to PostgreSQL (ignored with SQLite).', 1).optional(),
   }).optional().describe('Metadata database (Berth).'),
   http: z.object({
     addr: str('Listen address, HOST:PORT or :PORT.').optional(),
@@ -82,7 +83,27 @@ export const configSchema = z.object({
     catalogpagesize: int('Default page size of the catalog when the client gives no n.', 1).optional(),
     maxpagesize: int('Largest n accepted for tag lists and the catalog.', 1).optional(),
   }).optional().describe('Request limits (Berth).'),
-  auth: z.record(z.string(), z.unknown()).optional().describe('Authentication.'),
+  auth: z.object({
+    htpasswd: z.object({
+      realm: str('Realm named in the Basic challenge (htpasswd mode).').optional(),
+      path: str('htpasswd file with bcrypt entries (made by `htpasswd -B`); re-read when it changes, no restart needed.'),
+    }).optional().describe('Users from an htpasswd file. Alone: HTTP Basic on every request, as registry:2. With auth.token: the users of Berth\'s token service.'),
+    token: z.object({
+      realm: z.string().url().optional().describe('Token endpoint clients are sent to; default Berth\'s own <base URL>/auth/token.'),
+      service: str('Service name: the audience of tokens (default "berth").').optional(),
+      issuer: str('Issuer of tokens (default "berth").').optional(),
+      rootcertbundle: str('PEM certificates of an external token issuer whose tokens Berth accepts (registry:2 semantics).').optional(),
+      autoredirect: bool('registry:2 realm redirect; accepted, ignored.').optional(),
+      expiration: int('Lifetime in seconds of the tokens Berth issues.', 30).optional(),
+      signingkey: str('PEM private key (ES256) Berth signs tokens with; default <datadir>/keys/token-signing-key.pem, created on first start. Share it between instances.').optional(),
+    }).optional().describe('Docker token authentication (Bearer JWTs).'),
+    silly: z.unknown().optional().describe('registry:2 test-only scheme; refused.'),
+    loginlimits: z.object({
+      peruser: int('Failed logins allowed per user name per window.', 1).optional(),
+      peraddress: int('Failed logins allowed per client address per window.', 1).optional(),
+      window: duration('Length of the failed-login window.').optional(),
+    }).optional().describe('Brute-force protection: past the limit, logins answer 429 TOOMANYREQUESTS with Retry-After.'),
+  }).optional().describe('Authentication. Without this section anyone may push and pull, as registry:2 without auth.'),
   notifications: ignoredSection('Webhook notifications'),
   redis: ignoredSection('Redis cache'),
   health: ignoredSection('Health checks'),

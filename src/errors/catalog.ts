@@ -26,6 +26,7 @@ export const errorCatalog = {
   BERTH_RANGE_INVALID: { status: 416, message: 'requested range not satisfiable', description: 'The Range header is malformed or lies past the end of the blob.' },
   PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested', description: 'Returned when the n parameter (number of results to return) is not an integer, or n is negative.' },
   BERTH_BAD_REQUEST: { status: 400, message: 'malformed HTTP request', description: 'The request could not be parsed as HTTP/1.1 (or its headers are too large: 431).' },
+  BERTH_TOKEN_REQUEST_INVALID: { status: 400, message: 'invalid token request', description: 'The token endpoint was asked for another service, an unknown grant type, or without required fields.' },
   BERTH_NOT_FOUND: { status: 404, message: 'not found', description: 'No route matches the request path.' },
   BERTH_METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed', description: 'The route exists but does not accept this method.' },
   BERTH_TOO_LARGE: { status: 413, message: 'request entity too large', description: 'The request body exceeds the configured limit.' },

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log/index.js';
 import type { Registry } from '../registry/index.js';
-import type { AccessController, Principal } from '../auth/index.js';
+import type { AccessController, Principal, TokenService } from '../auth/index.js';
 import type { BerthConfig } from '../config/index.js';
 import type { RouteMatch } from './routes.js';
 
@@ -24,9 +24,13 @@ export interface RequestContext {
 export interface HttpServices {
   registry: Registry;
   access: AccessController;
+  /** Berth's token endpoint, when it issues tokens. */
+  tokens: TokenService | null;
   config: BerthConfig;
-  /** Readiness of backing services, for /healthz. */
+  /** Liveness, for /healthz: the process is up and the database answers. */
   health(): Promise<{ ok: boolean; checks: Record<string, string> }>;
+  /** Readiness of every backing service (database, storage), for /readyz. */
+  ready(): Promise<{ ok: boolean; checks: Record<string, string> }>;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;

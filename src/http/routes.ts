@@ -13,6 +13,8 @@ export const RouteName = {
   Blob: 'blob',
   Referrers: 'referrers',
   Health: 'health',
+  Ready: 'ready',
+  Token: 'token',
 } as const;
 export type RouteName = (typeof RouteName)[keyof typeof RouteName];
 
@@ -36,6 +38,8 @@ const repositoryRoutes: { route: RouteName; re: RegExp }[] = [
 
 export function matchRoute(pathname: string): RouteMatch | null {
   if (pathname === '/healthz') return { route: RouteName.Health };
+  if (pathname === '/readyz') return { route: RouteName.Ready };
+  if (pathname === '/auth/token') return { route: RouteName.Token };
   if (pathname === '/v2' || pathname === '/v2/') return { route: RouteName.Base };
   if (!pathname.startsWith('/v2/')) return null;
   const rest = pathname.slice(4);

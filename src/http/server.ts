@@ -76,7 +76,7 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
       const access = op.access(match, url);
       const principal = access === null
         ? { kind: 'anonymous' as const, name: null }
-        : await services.access.authorize({ authorization: req.headers.authorization, remoteAddress: req.socket.remoteAddress ?? '' }, access);
+        : await services.access.authorize({ authorization: req.headers.authorization, remoteAddress: req.socket.remoteAddress ?? '', baseUrl: baseUrl(req) }, access);
       const ctx: RequestContext = {
         req, res, url, match, log, requestId, signal: ac.signal, principal, services,
         location: (p) => (config.http.relativeUrls ? p : `${baseUrl(req)}${p}`),
@@ -95,7 +95,8 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
         const report = sendError(res, err, head);
         status = report.status;
         errCode = report.code;
-        if (report.internal) log.error({ err, 'http.request.method': method, 'http.request.path': path }, 'request failed');
+        // 5xx of any kind: a bug, or a backing service down (503, whose cause says why).
+        if (report.internal || report.status >= 500) log.error({ err, 'http.request.method': method, 'http.request.path': path }, 'request failed');
       }
     } finally {
       counters.inFlight--;

@@ -1,3 +1,4 @@
+import { PostgresStore, type MetadataLog } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { MetadataStore } from './store.js';
 
@@ -5,15 +6,29 @@ export type {
   MetadataStore, BlobRecord, ManifestRecord, ManifestReference, PutManifestInput, ReferrerRecord, UploadRecord,
 } from './store.js';
 
-export interface MetadataOptions {
-  kind: 'sqlite';
-  path: string;
-}
+export type { MetadataLog } from './postgres/postgres-store.js';
 
-const factories = {
-  sqlite: (o: MetadataOptions) => new SqliteStore({ path: o.path }),
-} satisfies Record<MetadataOptions['kind'], (o: MetadataOptions) => MetadataStore>;
+export type MetadataOptions =
+  | { kind: 'sqlite'; path: string }
+  | {
+      kind: 'postgres';
+      url: string;
+      /** The URL without its password, for logs and start-up errors. */
+      logUrl: string;
+      poolSize: number;
+      log?: MetadataLog | undefined;
+      /** Connection attempts at start (default 10, backing off up to 4 s). */
+      connect?: { attempts?: number; initialDelayMs?: number; maxDelayMs?: number } | undefined;
+    };
 
+type Options<K extends MetadataOptions['kind']> = Extract<MetadataOptions, { kind: K }>;
+
+const factories: { [K in MetadataOptions['kind']]: (o: Options<K>) => MetadataStore } = {
+  sqlite: (o) => new SqliteStore({ path: o.path }),
+  postgres: (o) => new PostgresStore({ url: o.url, logUrl: o.logUrl, poolSize: o.poolSize, log: o.log, connect: o.connect }),
+};
+
+/** Opens nothing: call init() on the result (it connects and migrates). */
 export function createMetadataStore(options: MetadataOptions): MetadataStore {
-  return factories[options.kind](options);
+  return (factories[options.kind] as (o: MetadataOptions) => MetadataStore)(options);
 }

@@ -2,66 +2,70 @@ import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely
 
 /**
  * Schema migrations, written once for both dialects. `flavor` only picks the
- * binary column type (BLOB in SQLite, BYTEA in PostgreSQL). Migrations are
- * append-only: never edit one that has shipped.
+ * binary column type (BLOB in SQLite, BYTEA in PostgreSQL) and the collation
+ * of key columns. Migrations are append-only: never edit one that has shipped.
  */
 export type Flavor = 'sqlite' | 'postgres';
 
 function migrations(flavor: Flavor): Record<string, Migration> {
   const binary = flavor === 'postgres' ? sql`bytea` : sql`blob`;
+  // Names, tags and digests sort and compare byte by byte (tags/list, _catalog
+  // and `name > last` pagination), as registry:2 does. That is SQLite's default
+  // (BINARY); PostgreSQL's default follows the database's locale, so say "C".
+  const key = flavor === 'postgres' ? sql`text collate "C"` : sql`text`;
   return {
     '0001_core': {
       async up(db: Kysely<unknown>) {
         await db.schema.createTable('repositories')
-          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('name', key, (c) => c.primaryKey())
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .execute();
         await db.schema.createTable('blobs')
-          .addColumn('digest', 'text', (c) => c.primaryKey())
+          .addColumn('digest', key, (c) => c.primaryKey())
           .addColumn('size', 'bigint', (c) => c.notNull())
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .execute();
         await db.schema.createTable('repository_blobs')
-          .addColumn('repository', 'text', (c) => c.notNull().references('repositories.name').onDelete('cascade'))
-          .addColumn('digest', 'text', (c) => c.notNull().references('blobs.digest'))
+          .addColumn('repository', key, (c) => c.notNull().references('repositories.name').onDelete('cascade'))
+          .addColumn('digest', key, (c) => c.notNull().references('blobs.digest'))
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .addPrimaryKeyConstraint('repository_blobs_pk', ['repository', 'digest'])
           .execute();
         await db.schema.createIndex('repository_blobs_digest').on('repository_blobs').column('digest').execute();
         await db.schema.createTable('manifests')
-          .addColumn('repository', 'text', (c) => c.notNull().references('repositories.name').onDelete('cascade'))
-          .addColumn('digest', 'text', (c) => c.notNull())
+          .addColumn('repository', key, (c) => c.notNull().references('repositories.name').onDelete('cascade'))
+          .addColumn('digest', key, (c) => c.notNull())
           .addColumn('media_type', 'text', (c) => c.notNull())
           .addColumn('size', 'bigint', (c) => c.notNull())
           .addColumn('content', binary, (c) => c.notNull())
           .addColumn('artifact_type', 'text')
-          .addColumn('subject', 'text')
+          .addColumn('subject', key)
           .addColumn('annotations', 'text')
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .addPrimaryKeyConstraint('manifests_pk', ['repository', 'digest'])
           .execute();
         await db.schema.createIndex('manifests_subject').on('manifests').columns(['repository', 'subject']).execute();
         await db.schema.createTable('manifest_references')
-          .addColumn('repository', 'text', (c) => c.notNull())
-          .addColumn('manifest_digest', 'text', (c) => c.notNull())
-          .addColumn('child_digest', 'text', (c) => c.notNull())
+          .addColumn('repository', key, (c) => c.notNull())
+          .addColumn('manifest_digest', key, (c) => c.notNull())
+          .addColumn('child_digest', key, (c) => c.notNull())
           .addColumn('kind', 'text', (c) => c.notNull())
           .addPrimaryKeyConstraint('manifest_references_pk', ['repository', 'manifest_digest', 'child_digest'])
           .addForeignKeyConstraint('manifest_references_manifest_fk', ['repository', 'manifest_digest'], 'manifests', ['repository', 'digest'], (fk) => fk.onDelete('cascade'))
           .execute();
         await db.schema.createIndex('manifest_references_child').on('manifest_references').columns(['child_digest']).execute();
         await db.schema.createTable('tags')
-          .addColumn('repository', 'text', (c) => c.notNull())
-          .addColumn('name', 'text', (c) => c.notNull())
-          .addColumn('digest', 'text', (c) => c.notNull())
+          .addColumn('repository', key, (c) => c.notNull())
+          .addColumn('name', key, (c) => c.notNull())
+          .addColumn('digest', key, (c) => c.notNull())
           .addColumn('updated_at', 'bigint', (c) => c.notNull())
           .addPrimaryKeyConstraint('tags_pk', ['repository', 'name'])
           .addForeignKeyConstraint('tags_manifest_fk', ['repository', 'digest'], 'manifests', ['repository', 'digest'], (fk) => fk.onDelete('cascade'))
           .execute();
         await db.schema.createIndex('tags_digest').on('tags').columns(['repository', 'digest']).execute();
         await db.schema.createTable('uploads')
-          .addColumn('id', 'text', (c) => c.primaryKey())
-          .addColumn('repository', 'text', (c) => c.notNull())
+          .addColumn('id', key, (c) => c.primaryKey())
+          .addColumn('repository', key, (c) => c.notNull())
           .addColumn('size', 'bigint', (c) => c.notNull())
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .addColumn('updated_at', 'bigint', (c) => c.notNull())

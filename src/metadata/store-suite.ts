@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import type { MetadataStore } from './store.js';
 
 /**
- * The contract suite every metadata backend runs (SQLite now, PostgreSQL
- * next). Each test uses its own repository names, so one store serves all.
+ * The contract suite every metadata backend runs (SQLite and PostgreSQL).
+ * Each test uses its own repository names, so one store serves all.
  */
 export interface StoreSuiteOptions {
   name: string;

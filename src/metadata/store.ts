@@ -4,8 +4,9 @@
  * storage driver; this store only records which blobs exist and which
  * repositories may serve them.
  *
- * Implementations: SQLite (embedded default) and, next, PostgreSQL. Both run
- * the same Kysely queries (metadata/queries.ts) and the same contract suite
+ * Implementations: SQLite (embedded default) and PostgreSQL (several
+ * instances sharing one database). Both run the same Kysely queries
+ * (metadata/kysely-store.ts) and the same contract suite
  * (metadata/store-suite.ts).
  *
  * Invariants every implementation keeps:
@@ -14,12 +15,14 @@
  * - `putManifest`, `deleteManifest` and `completeUpload` are transactions:
  *   another reader sees all of their effect or none of it;
  * - deleting a manifest, tag or blob link never deletes blob bytes; only
- *   garbage collection (a later wave) may, and only for unreferenced blobs.
+ *   garbage collection (a later wave) may, and only for unreferenced blobs;
+ * - when the database cannot be reached, a method throws RegistryError
+ *   BERTH_UNAVAILABLE (503, retry later), not the driver's own error.
  */
 export interface MetadataStore {
   readonly kind: 'sqlite' | 'postgres';
 
-  /** Opens the connection and runs pending migrations. */
+  /** Opens the connection (PostgreSQL: retrying with backoff while unreachable) and runs pending migrations. */
   init(): Promise<void>;
   close(): Promise<void>;
   /** Cheap liveness check of the database (used by /readyz). */

@@ -13,11 +13,12 @@ const allowed: Record<string, string[]> = {
   config: [],
   log: ['config'],
   storage: [],
-  metadata: [],
-  auth: ['errors'],
+  tls: [],
+  metadata: ['errors'],
+  auth: ['errors', 'config'],
   registry: ['errors', 'storage', 'metadata'],
   http: ['errors', 'registry', 'auth', 'config', 'log', 'metadata'],
-  cli: ['app', 'config', 'log', 'errors'],
+  cli: ['app', 'config', 'log', 'errors', 'tls'],
   app: ['auth', 'config', 'http', 'log', 'metadata', 'registry', 'storage'],
 };
 

@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash, randomBytes } from 'node:crypto';
+import { createScratchDatabase, postgresSkipReason } from '../helpers/postgres.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const bin = path.join(root, 'dist/src/cli/main.js');
@@ -103,5 +104,49 @@ describe('berth CLI', () => {
       child.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('berth CLI and PostgreSQL', () => {
+  it('never prints the database password in the resolved config', () => {
+    const r = berth(['config', 'check', '--json'], { BERTH_DATABASE_URL: 'postgres://berth:hunter2@db.internal:5432/berth' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as { database: unknown }).database, { kind: 'postgres', url: 'postgres://berth:***@db.internal:5432/berth', poolSize: 10 });
+    assert.doesNotMatch(r.stdout + r.stderr, /hunter2/);
+  });
+
+  it('serves on PostgreSQL, logging the URL without its password', { skip: postgresSkipReason() }, async () => {
+    const db = await createScratchDatabase();
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-cli-'));
+    const url = new URL(db.url);
+    url.password = 'not-needed-with-trust';
+    const port = await freePort();
+    const child = spawn(process.execPath, [bin, 'serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dir], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', BERTH_DATABASE_URL: url.toString() },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d.toString()));
+    try {
+      for (let i = 0; i < 100 && !out.includes('berth listening'); i++) await new Promise((r) => setTimeout(r, 100));
+      const started = JSON.parse(out.split('\n').find((l) => l.includes('berth listening')) ?? '{}') as Record<string, unknown>;
+      assert.equal(started['database.kind'], 'postgres');
+      assert.equal(started['database.url'], db.url.replace('@', ':***@'));
+      assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
+      child.kill('SIGTERM');
+      assert.equal(await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c))), 0);
+      assert.doesNotMatch(out, /not-needed-with-trust/);
+    } finally {
+      child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+      await db.drop();
+    }
+  });
+
+  it('refuses to start on a database it cannot use, naming database.url', { skip: postgresSkipReason() }, async () => {
+    const db = await createScratchDatabase();
+    await db.drop();
+    const r = berth(['serve', '--addr', '127.0.0.1:0'], { BERTH_DATABASE_URL: db.url });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^berth: cannot use the PostgreSQL database postgres:\/\/.*: database ".*" does not exist\. Check database\.url\.\n$/);
   });
 });

@@ -4,7 +4,8 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +44,12 @@ export interface StartRegistryOptions {
   target?: RegistryTarget;
   /** How long to wait for GET /v2/ to answer. Default 20 s. */
   readyTimeoutMs?: number;
+  /** Extra environment for Berth (REGISTRY_AUTH_…, REGISTRY_HTTP_TLS_…). */
+  env?: Record<string, string>;
+  /** Address to listen on (default 127.0.0.1), e.g. a non-loopback address for TLS tests with docker. */
+  listenHost?: string;
+  /** PEM CA file: the registry serves HTTPS, and readiness is probed with this CA. */
+  tlsCa?: string;
 }
 
 const PORT_MIN = 15000;
@@ -133,15 +140,32 @@ function spawnLogged(cmd: string, args: string[], env: NodeJS.ProcessEnv): Spawn
   return s;
 }
 
-async function waitReady(url: string, s: Spawned, timeoutMs: number): Promise<'ready' | 'exited' | 'timeout'> {
+/** GET /v2/ status; over HTTPS trusting only `ca`. */
+function probe(url: string, ca: string | undefined): Promise<number> {
+  if (!ca) {
+    return fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) }).then(async (res) => {
+      await res.arrayBuffer();
+      return res.status;
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(`${url}/v2/`, { ca, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+  });
+}
+
+async function waitReady(url: string, s: Spawned, timeoutMs: number, ca?: string): Promise<'ready' | 'exited' | 'timeout'> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (s.exitInfo) return 'exited';
     try {
-      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
+      const status = await probe(url, ca);
       // 401 counts as "answering" (a registry with auth enabled).
-      if (res.status === 200 || res.status === 401) return 'ready';
+      if (status === 200 || status === 401) return 'ready';
     } catch {
       /* not listening yet */
     }
@@ -187,8 +211,9 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
   for (let attempt = 1; ; attempt++) {
     const port = await pickFreePort(tried);
     tried.add(port);
-    const host = `127.0.0.1:${port}`;
-    const url = `http://${host}`;
+    const host = `${opts.listenHost ?? '127.0.0.1'}:${port}`;
+    const ca = opts.tlsCa ? await readFile(opts.tlsCa, 'utf8') : undefined;
+    const url = `${ca ? 'https' : 'http'}://${host}`;
     const tmp = await mkdtemp(join(tmpdir(), `berth-e2e-${target}-`));
     const dataDir = join(tmp, 'data');
 
@@ -197,6 +222,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
       s = spawnLogged(process.execPath, [BERTH_CLI, 'serve', '--addr', host, '--data-dir', dataDir], {
         ...process.env,
         REGISTRY_STORAGE_DELETE_ENABLED: 'true',
+        ...opts.env,
       });
     } else {
       const configPath = join(tmp, 'config.yml');
@@ -209,7 +235,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
     live.add(s.child);
     killLeftoversOnExit();
 
-    const state = await waitReady(url, s, readyTimeoutMs);
+    const state = await waitReady(url, s, readyTimeoutMs, ca);
     if (state === 'ready') {
       let stopped = false;
       return {

@@ -5,29 +5,55 @@ import { createHash } from 'node:crypto';
 import { startBerth, type Berth } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/log/index.js';
+import { createScratchDatabase, type ScratchDatabase } from './postgres.js';
 
 export interface TestBerth {
   berth: Berth;
   url: string;
   dataDir: string;
+  /** The database.url in use, when not the SQLite default (another instance can share it). */
+  databaseUrl: string | undefined;
   /** Stops this instance (keeping its data) and starts a new one on the same data. */
   restart(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** An in-process Berth on an ephemeral port with its own data folder. */
+/**
+ * The metadata backend of the HTTP tests: SQLite unless
+ * BERTH_TEST_DATABASE=postgres, then a fresh PostgreSQL database per Berth
+ * (on BERTH_TEST_POSTGRES_URL), dropped when it closes.
+ */
+async function testDatabase(env: Record<string, string>): Promise<ScratchDatabase | null> {
+  const kind = process.env.BERTH_TEST_DATABASE ?? 'sqlite';
+  if (kind !== 'sqlite' && kind !== 'postgres') throw new Error(`BERTH_TEST_DATABASE must be sqlite or postgres, got ${kind}`);
+  if (kind === 'sqlite' || env.BERTH_DATABASE_URL !== undefined) return null;
+  if (!process.env.BERTH_TEST_POSTGRES_URL) throw new Error('BERTH_TEST_DATABASE=postgres needs BERTH_TEST_POSTGRES_URL=postgres://... (test/scripts/pg-throwaway.sh starts a server)');
+  return createScratchDatabase();
+}
+
+/** An in-process Berth on an ephemeral port with its own data folder (and database, see testDatabase). */
 export async function startTestBerth(env: Record<string, string> = {}): Promise<TestBerth> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'berth-test-'));
+  const scratch = await testDatabase(env);
+  if (scratch) env = { ...env, BERTH_DATABASE_URL: scratch.url };
   const boot = async () => {
     const { config, errors } = await loadConfig({ env, flags: { addr: '127.0.0.1:0', dataDir } });
     if (!config) throw new Error(`test config invalid: ${errors.join('; ')}`);
     return startBerth({ ...config, http: { ...config.http, drainTimeoutMs: 2000 } }, silentLogger());
   };
-  let berth = await boot();
+  let berth: Berth;
+  try {
+    berth = await boot();
+  } catch (err) {
+    await scratch?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const t: TestBerth = {
     berth,
     url: `http://127.0.0.1:${berth.address.port}`,
     dataDir,
+    databaseUrl: env.BERTH_DATABASE_URL,
     async restart() {
       await berth.close();
       const { config, errors } = await loadConfig({ env, flags: { addr: `127.0.0.1:${berth.address.port}`, dataDir } });
@@ -37,6 +63,7 @@ export async function startTestBerth(env: Record<string, string> = {}): Promise<
     },
     async close() {
       await berth.close();
+      await scratch?.drop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

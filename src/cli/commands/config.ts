@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { configSchema, loadConfig, type LoadResult } from '../../config/index.js';
+import { configSchema, loadConfig, redactUrl, type LoadResult } from '../../config/index.js';
 import { ExitError } from '../exit-error.js';
 
 export interface ConfigFlags {
@@ -20,8 +20,11 @@ export async function loadOrExit(flags: ConfigFlags): Promise<LoadResult & { con
 
 export async function configCheck(flags: ConfigFlags & { json?: boolean | undefined }): Promise<void> {
   const { config, file } = await loadOrExit(flags);
-  if (flags.json) process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
-  else process.stdout.write(`configuration ${file ? `${file} ` : ''}is valid: listening on ${config.http.host}:${config.http.port}, data in ${config.dataDir}\n`);
+  if (flags.json) {
+    // The resolved config, except the database password.
+    const db = config.database.kind === 'postgres' ? { ...config.database, url: redactUrl(config.database.url) } : config.database;
+    process.stdout.write(`${JSON.stringify({ ...config, database: db }, null, 2)}\n`);
+  } else process.stdout.write(`configuration ${file ? `${file} ` : ''}is valid: listening on ${config.http.host}:${config.http.port}, data in ${config.dataDir}\n`);
 }
 
 export function configSchemaCommand(): void {

@@ -1,4 +1,6 @@
 import { startBerth } from '../../app.js';
+import { redactUrl } from '../../config/index.js';
+import { isRegistryError } from '../../errors/index.js';
 import { createLogger } from '../../log/index.js';
 import { ExitError } from '../exit-error.js';
 import { loadOrExit, type ConfigFlags } from './config.js';
@@ -14,6 +16,8 @@ export async function serve(flags: ConfigFlags): Promise<void> {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new ExitError(`cannot listen on ${config.http.host}:${config.http.port}: the address is in use. Choose another with --addr or http.addr.`, 1);
     if (e.code === 'EACCES') throw new ExitError(`cannot listen on ${config.http.host}:${config.http.port} or write ${config.dataDir}: permission denied.`, 1);
+    // The database could not be reached or used; the message names database.url, never its password.
+    if (isRegistryError(err) && err.code === 'BERTH_UNAVAILABLE') throw new ExitError(err.message, 1);
     throw err;
   }
   const scheme = config.http.tls ? 'https' : 'http';
@@ -24,7 +28,7 @@ export async function serve(flags: ConfigFlags): Promise<void> {
     'storage.driver': config.storage.driver,
     'storage.root': config.storage.rootDirectory,
     'database.kind': config.database.kind,
-    'database.path': config.database.path,
+    ...(config.database.kind === 'postgres' ? { 'database.url': redactUrl(config.database.url) } : { 'database.path': config.database.path }),
     config: file,
     'delete.enabled': config.storage.deleteEnabled,
   }, 'berth listening');

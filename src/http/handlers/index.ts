@@ -5,6 +5,7 @@ import { sendJson } from '../respond.js';
 import { deleteBlob, getBlob } from './blobs.js';
 import { deleteManifest, getManifest, putManifest } from './manifests.js';
 import { catalog, listTags, referrers } from './listings.js';
+import { token } from './token.js';
 import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } from './uploads.js';
 
 type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -28,11 +29,26 @@ async function health(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, h.ok ? 200 : 503, { status: h.ok ? 'ok' : 'unavailable', checks: h.checks }, { 'Cache-Control': 'no-store' }, ctx.req.method === 'HEAD');
 }
 
+/** Readiness: 200 only when every backing service answers (a load balancer's signal to send traffic). */
+async function ready(ctx: RequestContext): Promise<void> {
+  const h = await ctx.services.ready();
+  sendJson(ctx.res, h.ok ? 200 : 503, { status: h.ok ? 'ok' : 'unavailable', checks: h.checks }, { 'Cache-Control': 'no-store' }, ctx.req.method === 'HEAD');
+}
+
 /** Which operation answers each method of each route, and the access it needs. */
 export const operations: Record<RouteName, Partial<Record<Method, Operation>>> = {
   [RouteName.Health]: {
     GET: { handler: health, access: () => null },
     HEAD: { handler: health, access: () => null },
+  },
+  [RouteName.Ready]: {
+    GET: { handler: ready, access: () => null },
+    HEAD: { handler: ready, access: () => null },
+  },
+  // The token endpoint authenticates callers itself.
+  [RouteName.Token]: {
+    GET: { handler: token, access: () => null },
+    POST: { handler: token, access: () => null },
   },
   // The base route only authenticates: a 401 here is how clients discover auth.
   [RouteName.Base]: {

@@ -1,0 +1,37 @@
+import { RegistryError } from '../errors/index.js';
+import type { Principal } from './access.js';
+import { HtpasswdFile } from './htpasswd.js';
+import { LoginLimiter } from './login-limiter.js';
+
+/**
+ * Checks user names and passwords, with the failed-login limits applied
+ * before any password is compared. One implementation today (htpasswd);
+ * Berth's user database and access tokens come next behind the same shape.
+ */
+export interface Authenticator {
+  /** The user, or null for wrong credentials; throws TOOMANYREQUESTS when limited. */
+  login(username: string, password: string, remoteAddress: string): Promise<Principal | null>;
+  /** Whether the user still exists (refresh tokens are refused once it is gone). */
+  exists(username: string): Promise<boolean>;
+}
+
+export class HtpasswdAuthenticator implements Authenticator {
+  constructor(private readonly file: HtpasswdFile, private readonly limiter: LoginLimiter) {}
+
+  async login(username: string, password: string, remoteAddress: string): Promise<Principal | null> {
+    const wait = this.limiter.retryAfter(username, remoteAddress);
+    if (wait > 0) {
+      throw new RegistryError('TOOMANYREQUESTS', 'too many failed logins; retry later', { headers: { 'Retry-After': String(wait) } });
+    }
+    if (await this.file.verify(username, password)) {
+      this.limiter.succeed(username);
+      return { kind: 'user', name: username };
+    }
+    this.limiter.fail(username, remoteAddress);
+    return null;
+  }
+
+  exists(username: string): Promise<boolean> {
+    return this.file.has(username);
+  }
+}

@@ -1,0 +1,93 @@
+import { RegistryError } from '../errors/index.js';
+import type { AccessController, AccessRequest, AuthRequest, Principal } from './access.js';
+import type { Authenticator } from './authenticator.js';
+import { bearerToken, parseBasic } from './basic.js';
+import type { AccessPolicy } from './policy.js';
+import { covers, formatScope } from './scope.js';
+import { TokenInvalidError, verifyToken, type VerificationKeys } from './tokens.js';
+
+function quoted(v: string): string {
+  return v.replace(/["\\\r\n]/g, '');
+}
+
+/** The spec's error detail: which access was needed. */
+function detail(access: readonly AccessRequest[]) {
+  return access.map((a) => ({ Type: a.type, Name: a.name, Action: a.actions.join(',') }));
+}
+
+async function checkGrants(policy: AccessPolicy, principal: Principal, access: readonly AccessRequest[]): Promise<boolean> {
+  for (const request of access) {
+    const granted = await policy.grant(principal, request);
+    if (!request.actions.every((a) => granted.includes(a))) return false;
+  }
+  return true;
+}
+
+/** registry:2's htpasswd mode: HTTP Basic on every request. */
+export class BasicAccessController implements AccessController {
+  constructor(private readonly options: { realm: string; authenticator: Authenticator; policy: AccessPolicy }) {}
+
+  private unauthorized(access: readonly AccessRequest[], message?: string): RegistryError {
+    return new RegistryError('UNAUTHORIZED', message, {
+      headers: { 'WWW-Authenticate': `Basic realm="${quoted(this.options.realm)}"` },
+      detail: detail(access),
+    });
+  }
+
+  async authorize(req: AuthRequest, access: readonly AccessRequest[]): Promise<Principal> {
+    const creds = parseBasic(req.authorization);
+    if (creds === null || creds === 'invalid') throw this.unauthorized(access);
+    const principal = await this.options.authenticator.login(creds.username, creds.password, req.remoteAddress);
+    if (!principal) throw this.unauthorized(access, 'invalid username or password');
+    if (!(await checkGrants(this.options.policy, principal, access))) {
+      throw new RegistryError('DENIED', undefined, { detail: detail(access) });
+    }
+    return principal;
+  }
+}
+
+export interface BearerOptions {
+  /** Token endpoint; when unset, Berth's own `<base>/auth/token`. */
+  realm: string | undefined;
+  service: string;
+  issuer: string;
+  keys: VerificationKeys;
+}
+
+/**
+ * Docker token authentication: a 401 names the token realm, service and
+ * scope; the client returns with a JWT whose `access` claim must cover the
+ * request. An authenticated token without the scope is 403 DENIED; an
+ * anonymous one is 401 with `error="insufficient_scope"`.
+ */
+export class BearerAccessController implements AccessController {
+  constructor(private readonly options: BearerOptions) {}
+
+  private challenge(req: AuthRequest, access: readonly AccessRequest[], error?: string): string {
+    const realm = this.options.realm ?? `${req.baseUrl}/auth/token`;
+    let h = `Bearer realm="${quoted(realm)}",service="${quoted(this.options.service)}"`;
+    if (access.length > 0) h += `,scope="${access.map(formatScope).join(' ')}"`;
+    if (error) h += `,error="${error}"`;
+    return h;
+  }
+
+  async authorize(req: AuthRequest, access: readonly AccessRequest[]): Promise<Principal> {
+    const token = bearerToken(req.authorization);
+    const unauthorized = (message?: string, error?: string) =>
+      new RegistryError('UNAUTHORIZED', message, { headers: { 'WWW-Authenticate': this.challenge(req, access, error) }, detail: detail(access) });
+    if (!token) throw unauthorized();
+    let claims;
+    try {
+      claims = await verifyToken(token, this.options.keys, { issuer: this.options.issuer, audience: this.options.service });
+    } catch (err) {
+      if (err instanceof TokenInvalidError) throw unauthorized(`${err.reason === 'expired' ? 'token expired' : 'invalid token'}`, 'invalid_token');
+      throw err;
+    }
+    const principal: Principal = claims.subject ? { kind: 'user', name: claims.subject } : { kind: 'anonymous', name: null };
+    if (!covers(claims.access, access)) {
+      if (principal.kind === 'anonymous') throw unauthorized('authentication required', 'insufficient_scope');
+      throw new RegistryError('DENIED', undefined, { detail: detail(access) });
+    }
+    return principal;
+  }
+}

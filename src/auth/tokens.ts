@@ -1,0 +1,112 @@
+import { randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
+import { decodeProtectedHeader, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import type { AccessRequest, Action } from './access.js';
+import { libtrustKeyId, type SigningKey } from './keys.js';
+
+/**
+ * Registry bearer tokens as the Docker token specification describes them:
+ * a JWT with `iss`, `sub`, `aud` (the service), `exp`, `nbf`, `iat`, `jti` and
+ * an `access` claim listing the granted actions per resource.
+ */
+export interface TokenClaims {
+  issuer: string;
+  subject: string;
+  audience: string;
+  access: AccessRequest[];
+  expiresAt: number;
+}
+
+export const ALLOWED_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'EdDSA'];
+
+export async function issueToken(key: SigningKey, c: { issuer: string; subject: string; audience: string; access: AccessRequest[]; ttlSeconds: number }): Promise<{ token: string; issuedAt: Date; expiresIn: number }> {
+  const now = Math.floor(Date.now() / 1000);
+  const token = await new SignJWT({ access: c.access })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+    .setIssuer(c.issuer)
+    .setSubject(c.subject)
+    .setAudience(c.audience)
+    .setIssuedAt(now)
+    .setNotBefore(now - 5)
+    .setExpirationTime(now + c.ttlSeconds)
+    .setJti(randomUUID())
+    .sign(key.privateKey);
+  return { token, issuedAt: new Date(now * 1000), expiresIn: c.ttlSeconds };
+}
+
+/** Where verification finds keys: Berth's own, and/or a bundle of trusted certificates. */
+export interface VerificationKeys {
+  own?: SigningKey[];
+  bundle?: X509Certificate[];
+}
+
+export class TokenInvalidError extends Error {
+  constructor(readonly reason: string) {
+    super(`invalid token: ${reason}`);
+    this.name = 'TokenInvalidError';
+  }
+}
+
+function base64Der(b64: string): Buffer {
+  return Buffer.from(b64, 'base64');
+}
+
+/** Finds the public key a token claims to be signed with, among trusted keys only. */
+function resolveKey(header: { kid?: string; x5c?: string[] }, keys: VerificationKeys): KeyObject {
+  if (header.x5c && header.x5c.length > 0 && keys.bundle) {
+    // The leaf must be a bundle certificate, or be signed by one (registry:2's rule).
+    const chain = header.x5c.map((c) => new X509Certificate(base64Der(c)));
+    const leaf = chain[0] as X509Certificate;
+    const now = Date.now();
+    if (Date.parse(leaf.validFrom) > now || Date.parse(leaf.validTo) < now) throw new TokenInvalidError('signing certificate is not valid now');
+    const trusted = keys.bundle.some((root) => root.fingerprint256 === leaf.fingerprint256 || (leaf.checkIssued(root) && leaf.verify(root.publicKey)));
+    if (!trusted) throw new TokenInvalidError('signing certificate is not trusted');
+    return leaf.publicKey;
+  }
+  if (header.kid) {
+    for (const k of keys.own ?? []) if (k.kid === header.kid) return k.publicKey;
+    for (const cert of keys.bundle ?? []) if (libtrustKeyId(cert.publicKey) === header.kid) return cert.publicKey;
+  }
+  throw new TokenInvalidError('unknown signing key');
+}
+
+/**
+ * Verifies signature, issuer, audience and lifetime (60 s of clock skew
+ * allowed). `alg: none` and algorithms outside ALLOWED_ALGORITHMS are refused.
+ */
+export async function verifyToken(token: string, keys: VerificationKeys, expect: { issuer: string; audience: string }): Promise<TokenClaims> {
+  let header;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    throw new TokenInvalidError('malformed');
+  }
+  if (typeof header.alg !== 'string' || !ALLOWED_ALGORITHMS.includes(header.alg)) throw new TokenInvalidError('algorithm not allowed');
+  const key = resolveKey(header as { kid?: string; x5c?: string[] }, keys);
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, key, { issuer: expect.issuer, audience: expect.audience, algorithms: ALLOWED_ALGORITHMS, clockTolerance: 60, requiredClaims: ['exp'] }));
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'ERR_JWT_INVALID';
+    throw new TokenInvalidError(code === 'ERR_JWT_EXPIRED' ? 'expired' : code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' ? `claim ${(err as { claim?: string }).claim ?? ''} rejected` : 'signature or format rejected');
+  }
+  return {
+    issuer: payload.iss ?? '',
+    subject: payload.sub ?? '',
+    audience: expect.audience,
+    access: parseAccessClaim(payload.access),
+    expiresAt: (payload.exp ?? 0) * 1000,
+  };
+}
+
+function parseAccessClaim(value: unknown): AccessRequest[] {
+  if (!Array.isArray(value)) return [];
+  const out: AccessRequest[] = [];
+  for (const v of value.slice(0, 100)) {
+    if (typeof v !== 'object' || v === null) continue;
+    const { type, name, actions } = v as Record<string, unknown>;
+    if ((type !== 'repository' && type !== 'registry') || typeof name !== 'string' || !Array.isArray(actions)) continue;
+    const acts = actions.filter((a): a is Action | '*' => a === 'pull' || a === 'push' || a === 'delete' || a === '*');
+    out.push({ type, name, actions: acts.flatMap((a) => (a === '*' ? (['pull', 'push', 'delete'] as Action[]) : [a])) });
+  }
+  return out;
+}
