@@ -11,15 +11,18 @@ import type { ManifestReference } from '../metadata/index.js';
  */
 
 const digestString = z.string().refine((v) => tryParseDigest(v) !== null, { message: 'invalid digest' });
+/** RFC 6838 `type/subtype` (no parameters), as the image spec requires of mediaType and artifactType. */
+const MEDIA_TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+const mediaTypeString = z.string().regex(MEDIA_TYPE_RE, { message: 'invalid media type' });
 const annotations = z.record(z.string(), z.string());
 
 const descriptor = z.object({
-  mediaType: z.string().min(1).max(255),
+  mediaType: mediaTypeString,
   digest: digestString,
   size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   urls: z.array(z.string()).optional(),
   annotations: annotations.optional(),
-  artifactType: z.string().max(255).optional(),
+  artifactType: mediaTypeString.optional(),
   data: z.string().optional(),
   platform: z.object({}).passthrough().optional(),
 });
@@ -27,7 +30,7 @@ const descriptor = z.object({
 const imageManifest = z.object({
   schemaVersion: z.literal(2),
   mediaType: z.string().optional(),
-  artifactType: z.string().max(255).optional(),
+  artifactType: mediaTypeString.optional(),
   config: descriptor,
   layers: z.array(descriptor),
   subject: descriptor.optional(),
@@ -37,7 +40,7 @@ const imageManifest = z.object({
 const imageIndex = z.object({
   schemaVersion: z.literal(2),
   mediaType: z.string().optional(),
-  artifactType: z.string().max(255).optional(),
+  artifactType: mediaTypeString.optional(),
   manifests: z.array(descriptor),
   subject: descriptor.optional(),
   annotations: annotations.optional(),

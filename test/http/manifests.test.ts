@@ -102,6 +102,8 @@ describe('manifests', () => {
       ['bad digest in a descriptor', JSON.stringify({ ...good, layers: [{ mediaType: 'x', digest: 'sha256:nope', size: 1 }] }), OCI_MANIFEST],
       ['negative size', JSON.stringify({ ...good, config: { ...good.config, size: -1 } }), OCI_MANIFEST],
       ['no content type, no mediaType, no shape', '{"a":1}', undefined],
+      ['NUL in artifactType', JSON.stringify({ ...good, artifactType: 'application/x\u0000y' }), OCI_MANIFEST],
+      ['not a media type in a descriptor', JSON.stringify({ ...good, config: { ...good.config, mediaType: 'nonsense' } }), OCI_MANIFEST],
     ];
     for (const [what, body, type] of cases) {
       const res = await put(t.url, 'bad/a', 'v1', body, type);

@@ -47,6 +47,7 @@ export class SqliteStore extends KyselyStore {
   }
 
   override async init(): Promise<void> {
+    if (this.sqlite) return super.init(); // already open: only re-check migrations
     if (this.options.path !== ':memory:') mkdirSync(path.dirname(this.options.path), { recursive: true });
     const sqlite = new SqliteDatabase(this.options.path);
     sqlite.pragma('journal_mode = WAL');
