@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { createAuth, type AccessController } from './auth/index.js';
+import { createAuth, type AccessController, type AuthSetup } from './auth/index.js';
+import { DbAuthenticator, GrantPolicy, IdentityService } from './identity/index.js';
 import { redactUrl, type BerthConfig } from './config/index.js';
+import { RegistryError } from './errors/index.js';
 import { createRegistryServer, type RegistryServer } from './http/index.js';
 import type { Logger } from './log/index.js';
 import { createMetadataStore, type MetadataStore } from './metadata/index.js';
@@ -17,6 +20,8 @@ export interface Berth {
   readonly registry: Registry;
   readonly storage: StorageDriver;
   readonly metadata: MetadataStore;
+  /** Users, organizations, teams, grants and access tokens (used by the management API and the CLI). */
+  readonly identity: IdentityService;
   readonly http: RegistryServer;
   readonly address: AddressInfo;
   /** Graceful stop: drains requests (up to http.draintimeout), then closes the stores. */
@@ -25,25 +30,51 @@ export interface Berth {
 
 export interface StartOptions {
   access?: AccessController;
+  /** Where BERTH_ADMIN_PASSWORD(_FILE) is read (default process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+/** The first administrator's password from BERTH_ADMIN_PASSWORD or BERTH_ADMIN_PASSWORD_FILE, if set. */
+function adminPassword(env: Record<string, string | undefined>): string | undefined {
+  if (env.BERTH_ADMIN_PASSWORD) return env.BERTH_ADMIN_PASSWORD;
+  if (env.BERTH_ADMIN_PASSWORD_FILE) return readFileSync(env.BERTH_ADMIN_PASSWORD_FILE, 'utf8').replace(/\r?\n$/, '');
+  return undefined;
 }
 
 export async function startBerth(config: BerthConfig, logger: Logger, options: StartOptions = {}): Promise<Berth> {
-  // Auth first: a bad htpasswd file or key stops the start before anything listens.
-  const auth = await createAuth(config.auth);
-  logger.info(auth.summary, 'access control ready');
   const storage = createStorageDriver({ driver: config.storage.driver, rootDirectory: config.storage.rootDirectory });
   await storage.init();
   const db = config.database;
   const metadata = createMetadataStore(db.kind === 'postgres'
     ? { kind: 'postgres', url: db.url, logUrl: redactUrl(db.url), poolSize: db.poolSize, log: logger }
     : { kind: 'sqlite', path: db.path });
+  // Access control next (it may keep users in the database): a bad htpasswd
+  // file or key stops the start before anything listens.
+  let auth: AuthSetup;
+  let identity: IdentityService;
   try {
     await metadata.init();
+    identity = new IdentityService({ store: metadata.identity, audit: metadata.audit });
+    const usersFromDatabase = config.auth.kind === 'token' && config.auth.database;
+    const anonymous = config.auth.kind === 'token' && config.auth.anonymous;
+    auth = await createAuth(config.auth, {
+      database: (limiter) => ({ authenticator: new DbAuthenticator(identity, limiter, metadata.audit), policy: new GrantPolicy({ store: metadata.identity, anonymous }) }),
+    });
+    if (usersFromDatabase) {
+      const admin = await identity.ensureAdmin(adminPassword(options.env ?? process.env)).catch((err: unknown) => {
+        if (err instanceof RegistryError && err.code === 'BERTH_INVALID') throw new RegistryError('BERTH_INVALID', `BERTH_ADMIN_PASSWORD: ${err.message}; choose a password of 8 to 72 bytes`);
+        throw err;
+      });
+      if (admin.created) logger.info({ user: 'admin' }, 'created the first administrator');
+      // Printed once, to the operator's terminal, never to the log stream.
+      if (admin.generatedPassword) process.stderr.write(`berth: created user "admin" with password ${admin.generatedPassword}\nberth: change it now: berth user passwd admin (or set BERTH_ADMIN_PASSWORD before the first start)\n`);
+    }
   } catch (err) {
     await metadata.close().catch(() => {});
     await storage.close();
     throw err;
   }
+  logger.info(auth.summary, 'access control ready');
   const registry = new Registry({
     storage,
     metadata,
@@ -71,7 +102,12 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   // Liveness (/healthz) and readiness (/readyz: also the blob storage).
   const health = () => probe({ database: () => metadata.ping() });
   const ready = () => probe({ database: () => metadata.ping(), storage: () => storage.list('/') });
-  const http = createRegistryServer({ registry, access: options.access ?? auth.access, tokens: auth.tokens, config, health, ready }, logger);
+  const usersFromDatabase = config.auth.kind === 'token' && config.auth.database;
+  const http = createRegistryServer({
+    registry, access: options.access ?? auth.access, authenticator: auth.authenticator, identity: usersFromDatabase ? identity : null,
+    audit: usersFromDatabase ? metadata.audit : null,
+    tokens: auth.tokens, config, health, ready,
+  }, logger);
   let address: AddressInfo;
   try {
     address = await http.listen(config.http.host, config.http.port);
@@ -97,7 +133,7 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   }
 
   return {
-    config, registry, storage, metadata, http, address,
+    config, registry, storage, metadata, identity, http, address,
     async close() {
       if (purgeTimer) clearInterval(purgeTimer);
       await http.close(config.http.drainTimeoutMs);

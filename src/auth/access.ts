@@ -20,8 +20,20 @@ export interface AccessRequest {
 
 export interface Principal {
   kind: 'anonymous' | 'user' | 'token';
-  /** User or token name; null when anonymous. */
+  /** User name (for `token`, the user the access token belongs to); null when anonymous. */
   name: string | null;
+  /**
+   * An access token's limits: the principal may do at most these actions
+   * on these repositories (`repository`) or repositories under these
+   * namespaces (`namespace`). The policy intersects them with the user's grants.
+   */
+  scopes?: readonly PrincipalScope[] | undefined;
+}
+
+export interface PrincipalScope {
+  type: 'repository' | 'namespace';
+  name: string;
+  actions: readonly Action[];
 }
 
 export interface AuthRequest {

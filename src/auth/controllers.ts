@@ -83,7 +83,7 @@ export class BearerAccessController implements AccessController {
       if (err instanceof TokenInvalidError) throw unauthorized(`${err.reason === 'expired' ? 'token expired' : 'invalid token'}`, 'invalid_token');
       throw err;
     }
-    const principal: Principal = claims.subject ? { kind: 'user', name: claims.subject } : { kind: 'anonymous', name: null };
+    const principal: Principal = claims.subject ? { kind: claims.accessTokenLogin ? 'token' : 'user', name: claims.subject } : { kind: 'anonymous', name: null };
     if (!covers(claims.access, access)) {
       if (principal.kind === 'anonymous') throw unauthorized('authentication required', 'insufficient_scope');
       throw new RegistryError('DENIED', undefined, { detail: detail(access) });

@@ -5,28 +5,41 @@ import { BasicAccessController, BearerAccessController } from './controllers.js'
 import { HtpasswdFile } from './htpasswd.js';
 import { loadCertBundle, loadOrCreateSigningKey } from './keys.js';
 import { LoginLimiter } from './login-limiter.js';
-import { authenticatedFullAccess } from './policy.js';
+import { authenticatedFullAccess, type AccessPolicy } from './policy.js';
+import type { Authenticator } from './authenticator.js';
 import { TokenService } from './token-service.js';
 
 export interface AuthSetup {
   access: AccessController;
+  /** Checks user names and passwords (Basic credentials of the management API); null without users. */
+  authenticator: Authenticator | null;
   /** Berth's own token endpoint, when Berth issues tokens. */
   tokens: TokenService | null;
   /** Start-up facts worth logging (never secrets). */
   summary: Record<string, unknown>;
 }
 
+export interface AuthOptions {
+  /**
+   * Users and grants from Berth's database (auth.token without htpasswd and
+   * rootcertbundle); built by the composition root, which owns the database.
+   */
+  database?: (limiter: LoginLimiter) => { authenticator: Authenticator; policy: AccessPolicy };
+}
+
 /** Builds access control from the resolved config; reads files, so it is async and may throw. */
-export async function createAuth(config: AuthConfig): Promise<AuthSetup> {
-  if (config.kind === 'none') return { access: openAccess, tokens: null, summary: { 'auth.kind': 'none' } };
+export async function createAuth(config: AuthConfig, options: AuthOptions = {}): Promise<AuthSetup> {
+  if (config.kind === 'none') return { access: openAccess, authenticator: null, tokens: null, summary: { 'auth.kind': 'none' } };
   const limiter = new LoginLimiter(config.limits);
-  const policy = authenticatedFullAccess;
+  let policy: AccessPolicy = authenticatedFullAccess;
 
   if (config.kind === 'htpasswd') {
     const file = new HtpasswdFile(config.path);
     await file.load();
+    const authenticator = new HtpasswdAuthenticator(file, limiter);
     return {
-      access: new BasicAccessController({ realm: config.realm, authenticator: new HtpasswdAuthenticator(file, limiter), policy }),
+      access: new BasicAccessController({ realm: config.realm, authenticator, policy }),
+      authenticator,
       tokens: null,
       summary: { 'auth.kind': 'htpasswd', 'auth.htpasswd.path': config.path, 'auth.htpasswd.invalid_lines': file.invalidLines },
     };
@@ -35,26 +48,37 @@ export async function createAuth(config: AuthConfig): Promise<AuthSetup> {
   const bundle = config.rootCertBundle ? await loadCertBundle(config.rootCertBundle) : undefined;
   let tokens: TokenService | null = null;
   let own;
+  let users: Authenticator | undefined;
   if (config.htpasswd) {
     const file = new HtpasswdFile(config.htpasswd.path);
     await file.load();
+    users = new HtpasswdAuthenticator(file, limiter);
+  } else if (config.database) {
+    if (!options.database) throw new Error('auth: users from the database need the identity services');
+    const db = options.database(limiter);
+    users = db.authenticator;
+    policy = db.policy;
+  }
+  if (users) {
     own = await loadOrCreateSigningKey(config.signingKey);
     tokens = new TokenService({
-      authenticator: new HtpasswdAuthenticator(file, limiter),
+      authenticator: users,
       policy,
       key: own,
       service: config.service,
       issuer: config.issuer,
       ttlSeconds: config.ttlSeconds,
       refreshTtlSeconds: 30 * 24 * 3600,
-      realm: config.htpasswd.realm,
+      realm: config.htpasswd?.realm ?? 'berth',
     });
   }
   return {
     access: new BearerAccessController({ realm: config.realm, service: config.service, issuer: config.issuer, keys: { own: own ? [own] : [], bundle } }),
+    authenticator: users ?? null,
     tokens,
     summary: {
-      'auth.kind': 'token', 'auth.token.service': config.service, 'auth.token.issuer': config.issuer,
+      'auth.kind': 'token', 'auth.users': config.htpasswd ? 'htpasswd' : config.database ? 'database' : 'external', 'auth.anonymous': config.database ? config.anonymous : undefined,
+      'auth.token.service': config.service, 'auth.token.issuer': config.issuer,
       'auth.token.realm': config.realm ?? '<base URL>/auth/token', 'auth.token.issues': tokens !== null, 'auth.token.kid': own?.kid,
     },
   };

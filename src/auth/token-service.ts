@@ -78,6 +78,7 @@ export class TokenService {
     const access = await this.grant(principal, req.scopes);
     const { token, issuedAt, expiresIn } = await issueToken(this.o.key, {
       issuer: this.o.issuer, subject: principal.name ?? '', audience: this.o.service, access, ttlSeconds: this.o.ttlSeconds,
+      accessTokenLogin: principal.kind === 'token',
     });
     const res: TokenResponse = { token, access_token: token, expires_in: expiresIn, issued_at: issuedAt.toISOString() };
     if (req.offline && principal.kind === 'user' && principal.name) {

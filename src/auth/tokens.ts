@@ -14,13 +14,15 @@ export interface TokenClaims {
   audience: string;
   access: AccessRequest[];
   expiresAt: number;
+  /** Issued to a login with an access token (claim `berth_login: "token"`): the subject is not a full user session. */
+  accessTokenLogin: boolean;
 }
 
 export const ALLOWED_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'EdDSA'];
 
-export async function issueToken(key: SigningKey, c: { issuer: string; subject: string; audience: string; access: AccessRequest[]; ttlSeconds: number }): Promise<{ token: string; issuedAt: Date; expiresIn: number }> {
+export async function issueToken(key: SigningKey, c: { issuer: string; subject: string; audience: string; access: AccessRequest[]; ttlSeconds: number; accessTokenLogin?: boolean }): Promise<{ token: string; issuedAt: Date; expiresIn: number }> {
   const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({ access: c.access })
+  const token = await new SignJWT({ access: c.access, ...(c.accessTokenLogin ? { berth_login: 'token' } : {}) })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
     .setIssuer(c.issuer)
     .setSubject(c.subject)
@@ -95,6 +97,7 @@ export async function verifyToken(token: string, keys: VerificationKeys, expect:
     audience: expect.audience,
     access: parseAccessClaim(payload.access),
     expiresAt: (payload.exp ?? 0) * 1000,
+    accessTokenLogin: payload.berth_login === 'token',
   };
 }
 

@@ -69,6 +69,75 @@ certs
     process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : printCertsInit(result));
   });
 
+/** Options every identity command takes: where the config (and so the database) is, and --json. */
+function identityCommand(parent: Command, spec: string, description: string): Command {
+  return parent.command(spec).description(description)
+    .option('-c, --config <file>', 'YAML config file (the database of `berth serve`)')
+    .option('-d, --data-dir <dir>', 'data folder (datadir)')
+    .option('--json', 'print the result as JSON');
+}
+type Opts = { config?: string; dataDir?: string; json?: boolean };
+
+const user = program.command('user').description('users of Berth\'s database (auth.token without htpasswd)');
+identityCommand(user, 'create <name>', 'create a user; without --password-stdin a password is generated and printed once')
+  .option('--admin', 'a system administrator')
+  .option('--password-stdin', 'read the password from stdin')
+  .action(async (name: string, opts: Opts & { admin?: boolean; passwordStdin?: boolean }) => (await import('./commands/user.js')).userCreate(name, opts));
+identityCommand(user, 'list', 'list users').action(async (opts: Opts) => (await import('./commands/user.js')).userList(opts));
+identityCommand(user, 'passwd <name>', 'set a password (from stdin, or generated and printed once)')
+  .option('--password-stdin', 'read the password from stdin')
+  .action(async (name: string, opts: Opts & { passwordStdin?: boolean }) => (await import('./commands/user.js')).userPasswd(name, opts));
+for (const [spec, change, what] of [
+  ['disable', { disabled: true }, 'disable a user (logins and tokens stop working)'],
+  ['enable', { disabled: false }, 'enable a disabled user'],
+  ['promote', { admin: true }, 'make a user a system administrator'],
+  ['demote', { admin: false }, 'take administrator rights away'],
+] as const) {
+  identityCommand(user, `${spec} <name>`, what).action(async (name: string, opts: Opts) => (await import('./commands/user.js')).userSet(name, change, opts));
+}
+identityCommand(user, 'delete <name>', 'delete a user with its memberships, grants and tokens')
+  .action(async (name: string, opts: Opts) => (await import('./commands/user.js')).userDelete(name, opts));
+
+const org = program.command('org').description('organizations (namespaces owned by teams)');
+identityCommand(org, 'create <name>', 'create an organization').action(async (name: string, opts: Opts) => (await import('./commands/org.js')).orgCreate(name, opts));
+identityCommand(org, 'list', 'list organizations').action(async (opts: Opts) => (await import('./commands/org.js')).orgList(opts));
+identityCommand(org, 'delete <name>', 'delete an organization and its teams').action(async (name: string, opts: Opts) => (await import('./commands/org.js')).orgDelete(name, opts));
+
+const team = program.command('team').description('teams of an organization (ORG/TEAM)');
+identityCommand(team, 'create <org/team>', 'create a team').action(async (ref: string, opts: Opts) => (await import('./commands/team.js')).teamCreate(ref, opts));
+identityCommand(team, 'list <org>', 'list the teams of an organization').action(async (o: string, opts: Opts) => (await import('./commands/team.js')).teamList(o, opts));
+identityCommand(team, 'delete <org/team>', 'delete a team').action(async (ref: string, opts: Opts) => (await import('./commands/team.js')).teamDelete(ref, opts));
+identityCommand(team, 'add <org/team> <user>', 'add a member').action(async (ref: string, u: string, opts: Opts) => (await import('./commands/team.js')).teamAdd(ref, u, opts));
+identityCommand(team, 'remove <org/team> <user>', 'remove a member').action(async (ref: string, u: string, opts: Opts) => (await import('./commands/team.js')).teamRemove(ref, u, opts));
+identityCommand(team, 'members <org/team>', 'list members').action(async (ref: string, opts: Opts) => (await import('./commands/team.js')).teamMembers(ref, opts));
+
+const grant = program.command('grant').description('roles (read, write, admin) of users and teams on repositories and namespaces');
+identityCommand(grant, 'add <subject> <resource> <role>', 'grant a role, e.g. `berth grant add team:acme/ci namespace:acme write`')
+  .action(async (subject: string, resource: string, role: string, opts: Opts) => (await import('./commands/grant.js')).grantAdd(subject, resource, role, opts));
+identityCommand(grant, 'remove <subject> <resource>', 'remove a grant')
+  .action(async (subject: string, resource: string, opts: Opts) => (await import('./commands/grant.js')).grantRemove(subject, resource, opts));
+identityCommand(grant, 'list', 'list grants').option('--subject <subject>', 'only those of user:NAME or team:ORG/TEAM')
+  .action(async (opts: Opts & { subject?: string }) => (await import('./commands/grant.js')).grantList(opts));
+identityCommand(grant, 'public <resource>', 'let everyone pull a repository or namespace (anonymous clients too with auth.anonymous)')
+  .option('--private', 'make it private again')
+  .action(async (resource: string, opts: Opts & { private?: boolean }) => (await import('./commands/grant.js')).grantPublic(resource, opts));
+
+const token = program.command('token').description('access tokens: docker-login passwords limited to scopes');
+identityCommand(token, 'create <user>', 'create a token; its secret is printed once')
+  .requiredOption('--name <name>', 'what the token is for')
+  .option('--scope <scope>', 'repository:NAME:ACTIONS or namespace:NAME:ACTIONS, actions pull,push,delete (repeatable)', collect, [])
+  .option('--expires-days <days>', 'lifetime in days (default: no expiry)')
+  .action(async (u: string, opts: Opts & { name: string; scope: string[]; expiresDays?: string }) => (await import('./commands/token.js')).tokenCreate(u, opts));
+identityCommand(token, 'list <user>', 'list a user\'s tokens (never their secrets)').action(async (u: string, opts: Opts) => (await import('./commands/token.js')).tokenList(u, opts));
+const audit = program.command('audit').description('the audit log: logins, pushes, pulls, deletes and identity changes');
+identityCommand(audit, 'list', 'list audit events, newest first')
+  .option('--actor <name>', 'only this actor')
+  .option('--action <action>', 'only this action (login, manifest.push, manifest.pull, manifest.delete, user.create, grant.put, ...)')
+  .option('--since <time>', 'ISO 8601 time or epoch milliseconds')
+  .option('--limit <n>', 'most events shown (1-1000)', '100')
+  .action(async (opts: Opts & { actor?: string; action?: string; since?: string; limit: string }) => (await import('./commands/audit.js')).auditList(opts));
+identityCommand(token, 'revoke <user> <id>', 'revoke a token').action(async (u: string, id: string, opts: Opts) => (await import('./commands/token.js')).tokenRevoke(u, id, opts));
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

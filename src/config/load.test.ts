@@ -126,7 +126,6 @@ test('invalid values stop the start with a message naming the key', async () => 
     [{ REGISTRY_HTTP_TLS_CERTIFICATE: '/c.pem' }, /^http\.tls\.key: /],
     [{ REGISTRY_STORAGE: 's3' }, /^storage\.s3: /],
     [{ REGISTRY_AUTH: 'htpasswd' }, /^auth\.htpasswd\.path: /],
-    [{ REGISTRY_AUTH: 'token' }, /^auth\.token: .*set auth\.htpasswd\.path/],
     [{ REGISTRY_AUTH: 'silly' }, /^auth\.silly: /],
     [{ REGISTRY_LIMITS_MANIFESTMAXBYTES: '0' }, /^limits\.manifestmaxbytes: /],
   ];
@@ -188,4 +187,15 @@ test('database.url: sqlite:PATH or nothing keeps SQLite; anything else is refuse
   assert.doesNotMatch(bad.errors.join(), /hunter2/);
   const zero = await loadConfig({ env: { BERTH_DATABASE_URL: 'postgres://db/berth', REGISTRY_DATABASE_POOLSIZE: '0' } });
   assert.match(zero.errors[0] ?? '', /^database\.poolsize: /);
+});
+
+test('auth.token without htpasswd and rootcertbundle means users from Berth\'s database', async () => {
+  const { config, errors } = await loadConfig({ env: { REGISTRY_AUTH: 'token', REGISTRY_AUTH_ANONYMOUS: 'true' } });
+  assert.deepEqual(errors, []);
+  assert.ok(config && config.auth.kind === 'token');
+  assert.equal(config.auth.database, true);
+  assert.equal(config.auth.anonymous, true);
+  const external = await loadConfig({ env: { REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE: '/b.pem' } });
+  assert.ok(external.config && external.config.auth.kind === 'token');
+  assert.equal(external.config.auth.database, false);
 });

@@ -205,8 +205,8 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
     errors.push('storage.s3: the S3 storage driver is not available in this version of Berth; use storage.filesystem');
   }
   if (c.auth?.silly !== undefined) errors.push('auth.silly: the silly scheme is for tests of registry:2 and is not supported; use auth.htpasswd or auth.token');
-  if (c.auth?.token && !c.auth.token.rootcertbundle && !c.auth.htpasswd) {
-    errors.push('auth.token: without auth.token.rootcertbundle Berth issues the tokens itself and needs users: set auth.htpasswd.path');
+  if (c.auth?.anonymous !== undefined && !(c.auth.token && !c.auth.token.rootcertbundle && !c.auth.htpasswd)) {
+    warnings.push('auth.anonymous: only used with users from Berth\'s database (auth.token without htpasswd and rootcertbundle), ignored');
   }
   if (c.http?.prefix !== undefined && c.http.prefix !== '/' && c.http.prefix !== '') {
     errors.push('http.prefix: only "/" is supported');
@@ -284,6 +284,9 @@ function resolveAuth(c: WrittenConfig, dataDir: string, cwd: string, ms: (v: str
       issuer: a.token.issuer ?? 'berth',
       rootCertBundle: a.token.rootcertbundle ? path.resolve(cwd, a.token.rootcertbundle) : undefined,
       htpasswd,
+      // Neither an htpasswd file nor an external issuer: Berth's own users, organizations, teams and grants.
+      database: !htpasswd && !a.token.rootcertbundle,
+      anonymous: a.anonymous ?? false,
       signingKey: path.resolve(cwd, a.token.signingkey ?? path.join(dataDir, 'keys', 'token-signing-key.pem')),
       ttlSeconds: a.token.expiration ?? 300,
       limits,

@@ -62,6 +62,10 @@ export type AuthConfig =
       readonly rootCertBundle: string | undefined;
       /** Users of Berth's own token service. */
       readonly htpasswd: { readonly realm: string; readonly path: string } | undefined;
+      /** Users, organizations, teams and grants from Berth's database (no htpasswd, no external issuer). */
+      readonly database: boolean;
+      /** Database mode: anonymous clients may pull public repositories. */
+      readonly anonymous: boolean;
       readonly signingKey: string;
       readonly ttlSeconds: number;
       readonly limits: LoginLimits;

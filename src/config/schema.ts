@@ -96,8 +96,9 @@ export const configSchema = z.object({
       autoredirect: bool('registry:2 realm redirect; accepted, ignored.').optional(),
       expiration: int('Lifetime in seconds of the tokens Berth issues.', 30).optional(),
       signingkey: str('PEM private key (ES256) Berth signs tokens with; default <datadir>/keys/token-signing-key.pem, created on first start. Share it between instances.').optional(),
-    }).optional().describe('Docker token authentication (Bearer JWTs).'),
+    }).optional().describe('Docker token authentication (Bearer JWTs). Without auth.htpasswd and auth.token.rootcertbundle: users, organizations, teams and grants from Berth\'s database.'),
     silly: z.unknown().optional().describe('registry:2 test-only scheme; refused.'),
+    anonymous: bool('With users from Berth\'s database: let clients that do not log in pull public repositories and namespaces (default false).').optional(),
     loginlimits: z.object({
       peruser: int('Failed logins allowed per user name per window.', 1).optional(),
       peraddress: int('Failed logins allowed per client address per window.', 1).optional(),

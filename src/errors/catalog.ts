@@ -30,6 +30,8 @@ export const errorCatalog = {
   BERTH_NOT_FOUND: { status: 404, message: 'not found', description: 'No route matches the request path.' },
   BERTH_METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed', description: 'The route exists but does not accept this method.' },
   BERTH_TOO_LARGE: { status: 413, message: 'request entity too large', description: 'The request body exceeds the configured limit.' },
+  BERTH_INVALID: { status: 400, message: 'invalid request', description: 'A management request (users, organizations, teams, grants, tokens) failed validation; the detail names each field.' },
+  BERTH_CONFLICT: { status: 409, message: 'conflict', description: 'The user, organization, team or token already exists, or the change contradicts existing state.' },
   BERTH_UNAVAILABLE: { status: 503, message: 'service unavailable', description: 'A backing service (database or storage) is unavailable; retry later.' },
   UNKNOWN: { status: 500, message: 'unknown error', description: 'An internal error; details are logged, never sent to the client.' },
 } as const satisfies Record<string, { status: number; message: string; description: string }>;

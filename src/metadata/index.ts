@@ -6,6 +6,12 @@ export type {
   MetadataStore, BlobRecord, ManifestRecord, ManifestReference, PutManifestInput, ReferrerRecord, UploadRecord,
 } from './store.js';
 
+export type {
+  IdentityStore, UserRecord, GrantRecord, VisibilityRecord, AccessTokenRecord, TokenScope, SubjectKind, ResourceKind, Role,
+} from './identity-store.js';
+
+export type { AuditStore, AuditEvent } from './audit-store.js';
+
 export type { MetadataLog } from './postgres/postgres-store.js';
 
 export type MetadataOptions =

@@ -1,6 +1,10 @@
 import { type Kysely, Migrator, sql } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider, type Flavor } from './migrations.js';
+import type { IdentityStore } from './identity-store.js';
+import { KyselyIdentityStore } from './kysely-identity-store.js';
+import type { AuditStore } from './audit-store.js';
+import { KyselyAuditStore } from './kysely-audit-store.js';
 import type {
   BlobRecord, ManifestRecord, MetadataStore, PutManifestInput, ReferrerRecord, UploadRecord,
 } from './store.js';
@@ -9,6 +13,10 @@ import type {
 const INSERT_BATCH = 200;
 
 type ManifestRow = Database['manifests'];
+
+async function bumpTagListVersion(trx: Kysely<Database>, repository: string): Promise<void> {
+  await trx.updateTable('repositories').set((eb) => ({ tags_version: eb('tags_version', '+', 1) })).where('name', '=', repository).execute();
+}
 
 function toManifest(row: ManifestRow): ManifestRecord {
   return {
@@ -35,6 +43,23 @@ function toUpload(row: Database['uploads']): UploadRecord {
 export abstract class KyselyStore implements MetadataStore {
   abstract readonly kind: Flavor;
   protected abstract readonly db: Kysely<Database>;
+  private identityStore: { db: Kysely<Database>; store: KyselyIdentityStore } | null = null;
+
+  /** The identity store on this store's connection (the connection exists only after init()). */
+  get identity(): IdentityStore {
+    if (!this.db) throw new Error('metadata store used before init()');
+    if (this.identityStore?.db !== this.db) this.identityStore = { db: this.db, store: new KyselyIdentityStore(this.db, this.kind) };
+    return this.identityStore.store;
+  }
+
+  private auditStore: { db: Kysely<Database>; store: KyselyAuditStore } | null = null;
+
+  /** The audit log on this store's connection (after init()). */
+  get audit(): AuditStore {
+    if (!this.db) throw new Error('metadata store used before init()');
+    if (this.auditStore?.db !== this.db) this.auditStore = { db: this.db, store: new KyselyAuditStore(this.db) };
+    return this.auditStore.store;
+  }
 
   async init(): Promise<void> {
     const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.kind), migrationTableName: 'berth_migrations', migrationLockTableName: 'berth_migrations_lock' });
@@ -147,6 +172,7 @@ export abstract class KyselyStore implements MetadataStore {
         await trx.insertInto('tags').values({ repository, name: tag, digest: manifest.digest, updated_at: now })
           .onConflict((oc) => oc.columns(['repository', 'name']).doUpdateSet({ digest: manifest.digest, updated_at: now }))
           .execute();
+        await bumpTagListVersion(trx, repository);
       }
     });
   }
@@ -155,7 +181,8 @@ export abstract class KyselyStore implements MetadataStore {
     return this.db.transaction().execute(async (trx) => {
       // Explicit deletes rather than relying on ON DELETE CASCADE alone, so the
       // behaviour does not depend on a connection setting.
-      await trx.deleteFrom('tags').where('repository', '=', repository).where('digest', '=', digest).execute();
+      const untagged = await trx.deleteFrom('tags').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
+      if (Number(untagged.numDeletedRows) > 0) await bumpTagListVersion(trx, repository);
       await trx.deleteFrom('manifest_references').where('repository', '=', repository).where('manifest_digest', '=', digest).execute();
       const r = await trx.deleteFrom('manifests').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
       return Number(r.numDeletedRows) > 0;
@@ -163,8 +190,17 @@ export abstract class KyselyStore implements MetadataStore {
   }
 
   async deleteTag(repository: string, tag: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('tags').where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      const r = await trx.deleteFrom('tags').where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
+      const deleted = Number(r.numDeletedRows) > 0;
+      if (deleted) await bumpTagListVersion(trx, repository);
+      return deleted;
+    });
+  }
+
+  async tagListVersion(repository: string): Promise<number | null> {
+    const row = await this.db.selectFrom('repositories').select('tags_version').where('name', '=', repository).executeTakeFirst();
+    return row ? Number(row.tags_version) : null;
   }
 
   async listTags(repository: string, { last, limit }: { last?: string | undefined; limit?: number | undefined }): Promise<string[]> {

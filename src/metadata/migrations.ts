@@ -73,6 +73,88 @@ function migrations(flavor: Flavor): Record<string, Migration> {
         await db.schema.createIndex('uploads_updated').on('uploads').column('updated_at').execute();
       },
     },
+    // Users, organizations, teams, grants, visibility and access tokens
+    // (identity-store.ts). Booleans are integers 0/1 in both dialects.
+    '0002_identity': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.createTable('users')
+          .addColumn('name', key, (c) => c.primaryKey())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('is_admin', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createTable('organizations')
+          .addColumn('name', key, (c) => c.primaryKey())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createTable('teams')
+          .addColumn('org', key, (c) => c.notNull().references('organizations.name').onDelete('cascade'))
+          .addColumn('name', key, (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('teams_pk', ['org', 'name'])
+          .execute();
+        await db.schema.createTable('team_members')
+          .addColumn('org', key, (c) => c.notNull())
+          .addColumn('team', key, (c) => c.notNull())
+          .addColumn('user', key, (c) => c.notNull().references('users.name').onDelete('cascade'))
+          .addPrimaryKeyConstraint('team_members_pk', ['org', 'team', 'user'])
+          .addForeignKeyConstraint('team_members_team_fk', ['org', 'team'], 'teams', ['org', 'name'], (fk) => fk.onDelete('cascade'))
+          .execute();
+        await db.schema.createIndex('team_members_user').on('team_members').column('user').execute();
+        await db.schema.createTable('grants')
+          .addColumn('subject_kind', 'text', (c) => c.notNull())
+          .addColumn('subject', key, (c) => c.notNull())
+          .addColumn('resource_kind', 'text', (c) => c.notNull())
+          .addColumn('resource', key, (c) => c.notNull())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('grants_pk', ['subject_kind', 'subject', 'resource_kind', 'resource'])
+          .execute();
+        await db.schema.createIndex('grants_resource').on('grants').columns(['resource_kind', 'resource']).execute();
+        await db.schema.createTable('visibility')
+          .addColumn('resource_kind', 'text', (c) => c.notNull())
+          .addColumn('resource', key, (c) => c.notNull())
+          .addColumn('public', 'integer', (c) => c.notNull())
+          .addPrimaryKeyConstraint('visibility_pk', ['resource_kind', 'resource'])
+          .execute();
+        await db.schema.createTable('access_tokens')
+          .addColumn('id', key, (c) => c.primaryKey())
+          .addColumn('name', key, (c) => c.notNull())
+          .addColumn('user', key, (c) => c.notNull().references('users.name').onDelete('cascade'))
+          .addColumn('secret_hash', 'text', (c) => c.notNull())
+          .addColumn('scopes', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint')
+          .addColumn('revoked_at', 'bigint')
+          .addColumn('last_used_at', 'bigint')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('access_tokens_user').on('access_tokens').column('user').execute();
+      },
+    },
+    // A per-repository counter bumped with every tag change, in the same
+    // transaction: instances validate cached tag lists against it.
+    '0003_tag_list_version': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('repositories').addColumn('tags_version', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+      },
+    },
+    // The audit log (audit-store.ts).
+    '0004_audit': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.createTable('audit_events')
+          .addColumn('id', key, (c) => c.primaryKey())
+          .addColumn('time', 'bigint', (c) => c.notNull())
+          .addColumn('actor', key)
+          .addColumn('action', key, (c) => c.notNull())
+          .addColumn('target', 'text')
+          .addColumn('remote_address', 'text')
+          .addColumn('outcome', 'text', (c) => c.notNull())
+          .addColumn('detail', 'text')
+          .execute();
+        await db.schema.createIndex('audit_events_time').on('audit_events').columns(['time', 'id']).execute();
+        await db.schema.createIndex('audit_events_actor').on('audit_events').columns(['actor', 'time']).execute();
+      },
+    },
   };
 }
 

@@ -1,10 +1,12 @@
+import type { ColumnType } from 'kysely';
+
 /**
  * Table types for Kysely. Times are epoch milliseconds (bigint in
  * PostgreSQL, integer in SQLite); repository names are the keys (no surrogate
  * ids, so both dialects share every statement).
  */
 export interface Database {
-  repositories: { name: string; created_at: number };
+  repositories: { name: string; created_at: number; tags_version: ColumnType<number, number | undefined, number> };
   blobs: { digest: string; size: number; created_at: number };
   repository_blobs: { repository: string; digest: string; created_at: number };
   manifests: {
@@ -21,4 +23,31 @@ export interface Database {
   manifest_references: { repository: string; manifest_digest: string; child_digest: string; kind: string };
   tags: { repository: string; name: string; digest: string; updated_at: number };
   uploads: { id: string; repository: string; size: number; created_at: number; updated_at: number };
+  users: { name: string; password_hash: string; is_admin: number; disabled: number; created_at: number };
+  organizations: { name: string; created_at: number };
+  teams: { org: string; name: string; created_at: number };
+  team_members: { org: string; team: string; user: string };
+  grants: { subject_kind: string; subject: string; resource_kind: string; resource: string; role: string };
+  visibility: { resource_kind: string; resource: string; public: number };
+  access_tokens: {
+    id: string;
+    name: string;
+    user: string;
+    secret_hash: string;
+    scopes: string;
+    expires_at: number | null;
+    revoked_at: number | null;
+    last_used_at: number | null;
+    created_at: number;
+  };
+  audit_events: {
+    id: string;
+    time: number;
+    actor: string | null;
+    action: string;
+    target: string | null;
+    remote_address: string | null;
+    outcome: string;
+    detail: string | null;
+  };
 }

@@ -84,6 +84,29 @@ export function runMetadataSuite(options: StoreSuiteOptions): void {
       assert.equal(await store.repositoryExists('tags/none'), false);
     });
 
+    it('changes the tag-list version with every tag change, and only then', async () => {
+      assert.equal(await store.tagListVersion('ver/a'), null);
+      await store.putManifest({ manifest: manifest('ver/a', d(70)), references: [] });
+      const v0 = await store.tagListVersion('ver/a');
+      assert.equal(typeof v0, 'number');
+      await store.putManifest({ manifest: manifest('ver/a', d(71)), references: [] });
+      assert.equal(await store.tagListVersion('ver/a'), v0, 'an untagged push changes no tag');
+      await store.putManifest({ manifest: manifest('ver/a', d(70)), references: [], tag: 'one' });
+      const v1 = await store.tagListVersion('ver/a');
+      assert.notEqual(v1, v0);
+      await store.putManifest({ manifest: manifest('ver/a', d(71)), references: [], tag: 'one' });
+      const v2 = await store.tagListVersion('ver/a');
+      assert.notEqual(v2, v1, 'moving a tag');
+      await store.deleteTag('ver/a', 'one');
+      const v3 = await store.tagListVersion('ver/a');
+      assert.notEqual(v3, v2, 'deleting a tag');
+      await store.putManifest({ manifest: manifest('ver/a', d(71)), references: [], tag: 'two' });
+      const v4 = await store.tagListVersion('ver/a');
+      await store.deleteManifest('ver/a', d(71));
+      assert.notEqual(await store.tagListVersion('ver/a'), v4, 'deleting a tagged manifest');
+      assert.notEqual(v3, v4);
+    });
+
     it('lists repositories that have manifests, sorted and paginated', async () => {
       for (const r of ['cat/b', 'cat/a', 'cat/c/d']) await store.putManifest({ manifest: manifest(r, d(40)), references: [] });
       await store.linkBlob('cat/blobs-only', { digest: d(1), size: 10 });

@@ -1,3 +1,6 @@
+import type { AuditStore } from './audit-store.js';
+import type { IdentityStore } from './identity-store.js';
+
 /**
  * The metadata store contract: everything Berth knows about repositories,
  * manifests, tags, blob links and upload sessions. Blob bytes live in the
@@ -21,6 +24,10 @@
  */
 export interface MetadataStore {
   readonly kind: 'sqlite' | 'postgres';
+  /** Users, organizations, teams, grants and access tokens, in the same database (usable after init()). */
+  readonly identity: IdentityStore;
+  /** The audit log, in the same database (usable after init()). */
+  readonly audit: AuditStore;
 
   /** Opens the connection (PostgreSQL: retrying with backoff while unreachable) and runs pending migrations. */
   init(): Promise<void>;
@@ -57,6 +64,12 @@ export interface MetadataStore {
   deleteManifest(repository: string, digest: string): Promise<boolean>;
   /** Deletes one tag (not its manifest). Returns false when absent. */
   deleteTag(repository: string, tag: string): Promise<boolean>;
+  /**
+   * A number that changes whenever a tag of the repository is created, moved
+   * or deleted (bumped in the same transaction), or null when the repository
+   * does not exist. Read it before the tags to validate a cached tag list.
+   */
+  tagListVersion(repository: string): Promise<number | null>;
   /** Tags of a repository, sorted, after `last`, at most `limit` (all when undefined). */
   listTags(repository: string, options: { last?: string | undefined; limit?: number | undefined }): Promise<string[]>;
   /** Manifests of `repository` whose subject is `subject`, optionally of one artifact type, ordered by digest. */

@@ -9,6 +9,7 @@ import { acceptsMediaType, parseManifest } from './manifest.js';
 import { MediaType } from './media-types.js';
 import { assertRepositoryName, isValidRepositoryName, parseDigest, parseReference, type ParsedDigest } from './names.js';
 import { hashing, UploadHashes } from './upload-hashes.js';
+import { pageOf, TagListCache } from './tag-list-cache.js';
 
 export interface RegistryOptions {
   storage: StorageDriver;
@@ -51,6 +52,7 @@ export class Registry {
   private readonly metadata: MetadataStore;
   private readonly hashes = new UploadHashes();
   private readonly uploadLocks = new KeyedMutex();
+  private readonly tagLists = new TagListCache();
   readonly options: Readonly<RegistryOptions>;
 
   constructor(options: RegistryOptions) {
@@ -353,14 +355,24 @@ export class Registry {
 
   // ---- listings -----------------------------------------------------------
 
-  /** One page of tags; `more` says whether another page follows. */
+  /**
+   * One page of tags; `more` says whether another page follows. Served from
+   * the tag-list cache while the repository's tag-list version is unchanged
+   * (a 10,000-tag list costs one indexed lookup instead of 10,000 rows).
+   */
   async listTags(repo: string, page: PageOptions): Promise<{ tags: string[]; more: boolean }> {
     assertRepositoryName(repo);
-    if (!(await this.metadata.repositoryExists(repo))) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: repo } });
+    // The version is read before the tags (see TagListCache).
+    const version = await this.metadata.tagListVersion(repo);
+    if (version === null) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: repo } });
     if (page.limit === 0) return { tags: [], more: false };
-    const tags = await this.metadata.listTags(repo, { last: page.last, limit: page.limit === undefined ? undefined : page.limit + 1 });
-    const more = page.limit !== undefined && tags.length > page.limit;
-    return { tags: more ? tags.slice(0, page.limit) : tags, more };
+    let all = this.tagLists.get(repo, version);
+    if (!all) {
+      all = await this.metadata.listTags(repo, {});
+      this.tagLists.set(repo, version, all);
+    }
+    const { items, more } = pageOf(all, page.last, page.limit);
+    return { tags: items, more };
   }
 
   async listRepositories(page: PageOptions & { limit: number }): Promise<{ repositories: string[]; more: boolean }> {

@@ -17,9 +17,10 @@ const allowed: Record<string, string[]> = {
   metadata: ['errors'],
   auth: ['errors', 'config'],
   registry: ['errors', 'storage', 'metadata'],
-  http: ['errors', 'registry', 'auth', 'config', 'log', 'metadata'],
-  cli: ['app', 'config', 'log', 'errors', 'tls'],
-  app: ['auth', 'config', 'http', 'log', 'metadata', 'registry', 'storage'],
+  identity: ['errors', 'metadata', 'auth', 'config'],
+  http: ['errors', 'registry', 'auth', 'config', 'log', 'metadata', 'identity'],
+  cli: ['app', 'config', 'log', 'errors', 'tls', 'metadata', 'identity'],
+  app: ['auth', 'config', 'errors', 'http', 'log', 'metadata', 'registry', 'storage', 'identity'],
 };
 
 const srcRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src');

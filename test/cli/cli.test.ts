@@ -150,3 +150,44 @@ describe('berth CLI and PostgreSQL', () => {
     assert.match(r.stderr, /^berth: cannot use the PostgreSQL database postgres:\/\/.*: database ".*" does not exist\. Check database\.url\.\n$/);
   });
 });
+
+describe('berth user|org|team|grant|token', () => {
+  it('manages identities in the configured database, with --json and exit codes', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-cli-id-'));
+    const run = (args: string[], input?: string) => spawnSync(process.execPath, [bin, ...args, '--data-dir', dir], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 20_000, input });
+    try {
+      const created = run(['user', 'create', 'alice', '--json']);
+      assert.equal(created.status, 0, created.stderr);
+      const alice = JSON.parse(created.stdout) as { name: string; password: string };
+      assert.equal(alice.name, 'alice');
+      assert.ok(alice.password.length >= 16, 'a generated password is shown once');
+      assert.equal(run(['user', 'create', 'bob', '--password-stdin'], 'bob-password\n').status, 0);
+      const dup = run(['user', 'create', 'bob', '--password-stdin'], 'bob-password\n');
+      assert.equal(dup.status, 4);
+      assert.match(dup.stderr, /already exists/);
+      assert.equal(run(['org', 'create', 'acme']).status, 0);
+      assert.equal(run(['team', 'create', 'acme/ci']).status, 0);
+      assert.equal(run(['team', 'add', 'acme/ci', 'bob']).status, 0);
+      assert.equal(run(['grant', 'add', 'team:acme/ci', 'namespace:acme', 'write']).status, 0);
+      assert.equal(run(['grant', 'add', 'team:acme/ci', 'namespace:acme', 'owner']).status, 2);
+      assert.equal(run(['grant', 'add', 'team:acme/nope', 'namespace:acme', 'read']).status, 3);
+      const grants = JSON.parse(run(['grant', 'list', '--json']).stdout) as unknown[];
+      assert.deepEqual(grants, [{ subjectKind: 'team', subject: 'acme/ci', resourceKind: 'namespace', resource: 'acme', role: 'write' }]);
+      const tok = run(['token', 'create', 'bob', '--name', 'ci', '--scope', 'repository:acme/app:pull', '--json']);
+      assert.equal(tok.status, 0, tok.stderr);
+      const { id, secret } = JSON.parse(tok.stdout) as { id: string; secret: string };
+      assert.match(secret, /^berth_/);
+      const listed = run(['token', 'list', 'bob', '--json']).stdout;
+      assert.ok(listed.includes(id) && !listed.includes(secret.slice(24)));
+      assert.equal(run(['token', 'revoke', 'bob', id]).status, 0);
+      assert.equal(run(['user', 'delete', 'nobody']).status, 3);
+      const users = JSON.parse(run(['user', 'list', '--json']).stdout) as { name: string }[];
+      assert.deepEqual(users.map((u) => u.name), ['alice', 'bob']);
+      const audit = JSON.parse(run(['audit', 'list', '--action', 'grant.put', '--json']).stdout) as { actor: string; outcome: string }[];
+      assert.deepEqual(audit.map((e) => e.outcome), ['failure', 'failure', 'success'], 'refused grants are recorded too');
+      assert.match(audit[0]?.actor ?? '', /^cli/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -77,6 +77,66 @@ describe('docker login, push and pull with credentials (htpasswd and token auth)
   }
 });
 
+describe('database users, grants and access tokens with docker', () => {
+  let env: DockerEnv;
+  let reg: RunningRegistry;
+  const admin = 'Adm1n-passw0rd!';
+  before(async () => {
+    env = await DockerEnv.start();
+    await env.buildImages();
+    reg = await startRegistry({ env: { REGISTRY_AUTH: 'token', REGISTRY_AUTH_TOKEN_SERVICE: 'berth-e2e', BERTH_ADMIN_PASSWORD: admin } });
+  }, T);
+  after(async () => {
+    await env?.stop();
+    await reg?.stop();
+  });
+
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${reg.url}/api/v1${path}`, {
+      method,
+      headers: { Authorization: `Basic ${Buffer.from(`admin:${admin}`).toString('base64')}`, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    assert.ok(res.status < 300, `${method} ${path}: ${res.status} ${text}`);
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  };
+
+  it('a user granted write on a namespace pushes with an access token as the docker login password; the token is limited to its scope', T, async () => {
+    await withRegistryLog(reg, async () => {
+      await api('POST', '/users', { name: 'ci', password: 'ci-Passw0rd-long' });
+      await api('POST', '/grants', { subjectKind: 'user', subject: 'ci', resourceKind: 'namespace', resource: 'releases', role: 'write' });
+      // The token is created by the user itself, scoped to push to releases/app only.
+      const res = await fetch(`${reg.url}/api/v1/tokens`, {
+        method: 'POST',
+        headers: { Authorization: `Basic ${Buffer.from('ci:ci-Passw0rd-long').toString('base64')}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name: 'pipeline', scopes: [{ type: 'repository', name: 'releases/app', actions: ['pull', 'push'] }], expiresInDays: 1 }),
+      });
+      assert.equal(res.status, 201, await res.clone().text());
+      const { secret } = (await res.json()) as { secret: string };
+      assert.match(secret, /^berth_/);
+
+      const login = await env.docker(['login', '-u', 'ci', '--password-stdin', reg.host], { input: `${secret}\n` });
+      assert.match(login.stdout, /Login Succeeded/);
+      await env.docker(['tag', env.images.two, `${reg.host}/releases/app:1.0`]);
+      await env.docker(['push', `${reg.host}/releases/app:1.0`]);
+      await env.docker(['tag', env.images.two, `${reg.host}/releases/other:1.0`]);
+      const outside = await env.dockerExpectFailure(['push', `${reg.host}/releases/other:1.0`]);
+      assert.match(outside.stderr, /denied|unauthorized/i, 'the token only covers releases/app');
+      await env.docker(['tag', env.images.two, `${reg.host}/private/app:1.0`]);
+      await env.docker(['logout', reg.host]);
+      await env.docker(['login', '-u', 'ci', '--password-stdin', reg.host], { input: 'ci-Passw0rd-long\n' });
+      const noGrant = await env.dockerExpectFailure(['push', `${reg.host}/private/app:1.0`]);
+      assert.match(noGrant.stderr, /denied/i, 'no grant on private/: 403 DENIED');
+      await env.docker(['rmi', `${reg.host}/releases/app:1.0`]);
+      await env.docker(['pull', `${reg.host}/releases/app:1.0`]);
+      const audit = await api('GET', '/audit?actor=ci&limit=100');
+      assert.ok(JSON.stringify(audit).includes('login'), 'logins are audited');
+      assert.ok(!JSON.stringify(audit).includes(secret) && !JSON.stringify(audit).includes('ci-Passw0rd-long'), 'no secret in the audit log');
+    });
+  });
+});
+
 describe('HTTPS with a private CA from `berth certs init`', () => {
   let work: string;
   let certs: string;

@@ -39,7 +39,7 @@ export async function startTestBerth(env: Record<string, string> = {}): Promise<
   const boot = async () => {
     const { config, errors } = await loadConfig({ env, flags: { addr: '127.0.0.1:0', dataDir } });
     if (!config) throw new Error(`test config invalid: ${errors.join('; ')}`);
-    return startBerth({ ...config, http: { ...config.http, drainTimeoutMs: 2000 } }, silentLogger());
+    return startBerth({ ...config, http: { ...config.http, drainTimeoutMs: 2000 } }, silentLogger(), { env });
   };
   let berth: Berth;
   try {
@@ -58,7 +58,7 @@ export async function startTestBerth(env: Record<string, string> = {}): Promise<
       await berth.close();
       const { config, errors } = await loadConfig({ env, flags: { addr: `127.0.0.1:${berth.address.port}`, dataDir } });
       if (!config) throw new Error(errors.join('; '));
-      berth = await startBerth(config, silentLogger());
+      berth = await startBerth(config, silentLogger(), { env });
       t.berth = berth;
     },
     async close() {

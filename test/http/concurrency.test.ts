@@ -91,4 +91,18 @@ describe('two instances sharing one PostgreSQL database', { skip: postgresSkipRe
       await assertOneResult([one.url, two.url], repo, 'latest', [a.digest, b.digest]);
     }
   });
+
+  it('never serve a stale cached tag list after the other instance changes a tag', async () => {
+    const repo = 'shared/cache';
+    const tags = async (url: string) => ((await (await fetch(`${url}/v2/${repo}/tags/list`)).json()) as { tags: string[] }).tags;
+    const img = await prepare(one.url, repo, 'c');
+    assert.equal((await putTag(one.url, repo, 'v1', img.body)).status, 201);
+    assert.deepEqual(await tags(two.url), ['v1']); // instance two caches the list
+    assert.deepEqual(await tags(two.url), ['v1']);
+    assert.equal((await putTag(one.url, repo, 'v2', img.body)).status, 201);
+    assert.deepEqual(await tags(two.url), ['v1', 'v2'], 'a tag added through one instance');
+    assert.equal((await fetch(`${one.url}/v2/${repo}/manifests/v1`, { method: 'DELETE' })).status, 202);
+    assert.deepEqual(await tags(two.url), ['v2'], 'a tag deleted through one instance');
+    assert.equal((await fetch(`${two.url}/v2/${repo}/manifests/v1`)).status, 404, 'tag resolution is never cached');
+  });
 });

@@ -18,6 +18,8 @@ export async function serve(flags: ConfigFlags): Promise<void> {
     if (e.code === 'EACCES') throw new ExitError(`cannot listen on ${config.http.host}:${config.http.port} or write ${config.dataDir}: permission denied.`, 1);
     // The database could not be reached or used; the message names database.url, never its password.
     if (isRegistryError(err) && err.code === 'BERTH_UNAVAILABLE') throw new ExitError(err.message, 1);
+    // A bad first-administrator password (BERTH_ADMIN_PASSWORD).
+    if (isRegistryError(err) && err.code === 'BERTH_INVALID') throw new ExitError(err.message, 2);
     throw err;
   }
   const scheme = config.http.tls ? 'https' : 'http';

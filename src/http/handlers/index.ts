@@ -6,6 +6,13 @@ import { deleteBlob, getBlob } from './blobs.js';
 import { deleteManifest, getManifest, putManifest } from './manifests.js';
 import { catalog, listTags, referrers } from './listings.js';
 import { token } from './token.js';
+import { api } from './api/common.js';
+import { listAudit } from './api/audit.js';
+import { createGrant, deleteGrant, listGrants, listVisibility, putVisibility } from './api/grants.js';
+import { openApi } from './api/openapi.js';
+import { addMember, createOrg, createTeam, deleteOrg, deleteTeam, getOrg, getTeam, listMembers, listOrgs, listTeams, removeMember } from './api/orgs.js';
+import { createToken, listTokens, revokeToken } from './api/tokens.js';
+import { createUser, deleteUser, getUser, listUsers, me, updateUser } from './api/users.js';
 import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } from './uploads.js';
 
 type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -34,6 +41,11 @@ async function ready(ctx: RequestContext): Promise<void> {
   const h = await ctx.services.ready();
   sendJson(ctx.res, h.ok ? 200 : 503, { status: h.ok ? 'ok' : 'unavailable', checks: h.checks }, { 'Cache-Control': 'no-store' }, ctx.req.method === 'HEAD');
 }
+
+/** Management API routes authenticate in the handler (api/common.ts): Basic or Bearer, then the admin check. */
+const self = (h: Parameters<typeof api>[0]): Operation => ({ handler: api(h), access: () => null });
+const admin = (h: Parameters<typeof api>[0]): Operation => ({ handler: api(h, { admin: true }), access: () => null });
+const orgAdmin = (h: Parameters<typeof api>[0]): Operation => ({ handler: api(h, { org: true }), access: () => null });
 
 /** Which operation answers each method of each route, and the access it needs. */
 export const operations: Record<RouteName, Partial<Record<Method, Operation>>> = {
@@ -93,4 +105,19 @@ export const operations: Record<RouteName, Partial<Record<Method, Operation>>> =
   [RouteName.Referrers]: {
     GET: { handler: referrers, access: pull },
   },
+  [RouteName.ApiOpenApi]: { GET: { handler: openApi, access: () => null } },
+  [RouteName.ApiMe]: { GET: self(me) },
+  [RouteName.ApiUsers]: { GET: admin(listUsers), POST: admin(createUser) },
+  [RouteName.ApiUser]: { GET: self(getUser), PATCH: self(updateUser), DELETE: admin(deleteUser) },
+  [RouteName.ApiOrgs]: { GET: admin(listOrgs), POST: admin(createOrg) },
+  [RouteName.ApiOrg]: { GET: orgAdmin(getOrg), DELETE: admin(deleteOrg) },
+  [RouteName.ApiTeams]: { GET: orgAdmin(listTeams), POST: orgAdmin(createTeam) },
+  [RouteName.ApiTeam]: { GET: orgAdmin(getTeam), DELETE: orgAdmin(deleteTeam) },
+  [RouteName.ApiMembers]: { GET: orgAdmin(listMembers) },
+  [RouteName.ApiMember]: { PUT: orgAdmin(addMember), DELETE: orgAdmin(removeMember) },
+  [RouteName.ApiGrants]: { GET: admin(listGrants), POST: admin(createGrant), DELETE: admin(deleteGrant) },
+  [RouteName.ApiVisibility]: { GET: admin(listVisibility), PUT: admin(putVisibility) },
+  [RouteName.ApiTokens]: { GET: self(listTokens), POST: self(createToken) },
+  [RouteName.ApiToken]: { DELETE: self(revokeToken) },
+  [RouteName.ApiAudit]: { GET: admin(listAudit) },
 };

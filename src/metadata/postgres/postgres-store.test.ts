@@ -5,7 +5,9 @@ import pg from 'pg';
 import { redactUrl } from '../../config/index.js';
 import { RegistryError } from '../../errors/index.js';
 import { runMetadataSuite } from '../store-suite.js';
+import { runIdentitySuite } from '../identity-suite.js';
 import { PostgresStore } from './postgres-store.js';
+import { migrationProvider } from '../migrations.js';
 import {
   createScratchDatabase, onPostgresServer, postgresSkipReason, startTcpProxy, type ScratchDatabase,
 } from '../../../test/helpers/postgres.js';
@@ -23,6 +25,20 @@ runMetadataSuite({
   async teardown(store) {
     await store.close();
     await scratch?.drop();
+  },
+});
+
+let identityScratch: ScratchDatabase | undefined;
+runIdentitySuite({
+  name: 'postgres',
+  skipReason,
+  async create() {
+    identityScratch = await createScratchDatabase();
+    return new PostgresStore({ url: identityScratch.url });
+  },
+  async teardown(store) {
+    await store.close();
+    await identityScratch?.drop();
   },
 });
 
@@ -103,10 +119,11 @@ describe('postgres store: against a server', { skip: skipReason }, () => {
     const stores = Array.from({ length: 6 }, () => new PostgresStore({ url: db.url, poolSize: 2 }));
     try {
       await Promise.all(stores.map((s) => s.init()));
-      assert.deepEqual((await query(db.url, 'select name from berth_migrations')).map((r) => r.name), ['0001_core']);
+      assert.deepEqual((await query(db.url, 'select name from berth_migrations order by name')).map((r) => r.name), Object.keys(await migrationProvider('postgres').getMigrations()).sort());
       const tables = await query(db.url, "select tablename from pg_tables where schemaname = 'public' order by tablename");
       assert.deepEqual(tables.map((r) => r.tablename), [
-        'berth_migrations', 'berth_migrations_lock', 'blobs', 'manifest_references', 'manifests', 'repositories', 'repository_blobs', 'tags', 'uploads',
+        'access_tokens', 'audit_events', 'berth_migrations', 'berth_migrations_lock', 'blobs', 'grants', 'manifest_references', 'manifests',
+        'organizations', 'repositories', 'repository_blobs', 'tags', 'team_members', 'teams', 'uploads', 'users', 'visibility',
       ]);
       // Byte order for names and tags comes from the schema, not the database's locale.
       const collations = await query(db.url, "select table_name, column_name, collation_name from information_schema.columns where table_schema = 'public' and (column_name in ('name', 'repository') and table_name <> 'berth_migrations') order by 1, 2");

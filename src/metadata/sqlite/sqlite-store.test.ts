@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runMetadataSuite } from '../store-suite.js';
+import { runIdentitySuite } from '../identity-suite.js';
 import { SqliteStore } from './sqlite-store.js';
 
 let dir = '';
@@ -13,5 +14,17 @@ runMetadataSuite({
   },
   async teardown() {
     await rm(dir, { recursive: true, force: true });
+  },
+});
+
+let identityDir = '';
+runIdentitySuite({
+  name: 'sqlite (file, WAL)',
+  async create() {
+    identityDir = await mkdtemp(path.join(tmpdir(), 'berth-sqlite-id-'));
+    return new SqliteStore({ path: path.join(identityDir, 'berth.db') });
+  },
+  async teardown() {
+    await rm(identityDir, { recursive: true, force: true });
   },
 });

@@ -33,7 +33,7 @@ export class FilesystemDriver implements StorageDriver {
 
   constructor(options: FilesystemDriverOptions) {
     this.root = path.resolve(options.rootDirectory);
-    this.readBufferBytes = options.readBufferBytes ?? 1024 * 1024;
+    this.readBufferBytes = options.readBufferBytes ?? 4 * 1024 * 1024;
   }
 
   private full(p: string): string {

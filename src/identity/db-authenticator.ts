@@ -1,0 +1,50 @@
+import { RegistryError } from '../errors/index.js';
+import type { Authenticator, LoginLimiter, Principal } from '../auth/index.js';
+import type { AuditStore } from '../metadata/index.js';
+import { isAccessTokenSecret, type IdentityService } from './service.js';
+
+/**
+ * Logins against Berth's database: a user's password, or one of the user's
+ * access tokens given as the password (`docker login -u alice -p
+ * berth_<id>_<secret>`). A token login yields a `token` principal limited to
+ * the token's scopes. Failed-login limits apply before anything is compared,
+ * to passwords and tokens alike.
+ */
+export class DbAuthenticator implements Authenticator {
+  constructor(private readonly identity: IdentityService, private readonly limiter: LoginLimiter, private readonly audit?: AuditStore) {}
+
+  /** Every login is in the audit log: the name tried, never the password. */
+  private async record(username: string, remoteAddress: string, outcome: 'success' | 'failure', detail: Record<string, unknown>): Promise<void> {
+    await this.audit?.record({ time: Date.now(), actor: username, action: 'login', target: null, remoteAddress, outcome, detail });
+  }
+
+  async login(username: string, password: string, remoteAddress: string): Promise<Principal | null> {
+    const wait = this.limiter.retryAfter(username, remoteAddress);
+    if (wait > 0) {
+      await this.record(username, remoteAddress, 'failure', { reason: 'rate limited' });
+      throw new RegistryError('TOOMANYREQUESTS', 'too many failed logins; retry later', { headers: { 'Retry-After': String(wait) } });
+    }
+    let principal: Principal | null = null;
+    let detail: Record<string, unknown> = { method: 'password' };
+    if (isAccessTokenSecret(password)) {
+      const token = await this.identity.verifyToken(username, password);
+      if (token) {
+        principal = { kind: 'token', name: username, scopes: token.scopes };
+        detail = { method: 'token', token: token.id };
+      }
+    }
+    if (!principal && (await this.identity.verifyPassword(username, password))) principal = { kind: 'user', name: username };
+    if (principal) {
+      this.limiter.succeed(username);
+      await this.record(username, remoteAddress, 'success', detail);
+      return principal;
+    }
+    this.limiter.fail(username, remoteAddress);
+    await this.record(username, remoteAddress, 'failure', { method: isAccessTokenSecret(password) ? 'token' : 'password' });
+    return null;
+  }
+
+  exists(username: string): Promise<boolean> {
+    return this.identity.isActiveUser(username);
+  }
+}
