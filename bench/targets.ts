@@ -1,0 +1,311 @@
+// Starting and stopping the registries under test, plus /proc readings.
+//
+// Every start gets a fresh temp dir (data, config, log) so neither target
+// benefits from data or caches left by an earlier round. All children and temp
+// dirs are tracked here so run.ts can remove them on exit, error and Ctrl-C.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RawConn } from './raw-http.js';
+
+export type TargetName = 'berth' | 'reference';
+
+export const PORT_MIN = 17000;
+export const PORT_MAX = 17099;
+
+/** Repository root: this file compiles to dist/bench/targets.js. */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BERTH_MAIN = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+export const REFERENCE_BIN = '/usr/bin/docker-registry';
+
+// ---------------------------------------------------------------- cleanup
+
+const children = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+
+export function trackChild(c: ChildProcess): void {
+  children.add(c);
+  c.once('exit', () => children.delete(c));
+}
+
+export function makeTempDir(prefix: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `berth-bench-${prefix}-`));
+  tempDirs.add(d);
+  return d;
+}
+
+export function removeTempDir(d: string): void {
+  try {
+    fs.rmSync(d, { recursive: true, force: true });
+  } catch {
+    /* best effort */
+  }
+  tempDirs.delete(d);
+}
+
+/** Synchronous, for process 'exit' and signal handlers: kill what we started (by pid), delete our temp dirs. */
+export function cleanupAllSync(): void {
+  for (const c of children) {
+    try {
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  children.clear();
+  for (const d of [...tempDirs]) removeTempDir(d);
+}
+
+// ---------------------------------------------------------------- /proc
+
+let clkTck = 0;
+export function ticksPerSecond(): number {
+  if (clkTck === 0) {
+    try {
+      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clkTck = 100;
+    }
+  }
+  return clkTck;
+}
+
+/** User+system CPU seconds consumed so far by a process (all its threads). */
+export function procCpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state); utime is field 14, stime field 15.
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+  } catch {
+    return NaN;
+  }
+}
+
+/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
+export function systemBusySeconds(): number {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal ...
+    const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
+    return busy / ticksPerSecond();
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * CPU accounting for one measured phase, in cores (CPU seconds / wall second):
+ * server = the registry process, client = the load generator (this process,
+ * plus wrk's CPU when wrk drives the load), other = everything else on the
+ * machine (other jobs compete for the same 2 cores and make a figure suspect).
+ */
+export class CpuMeter {
+  private s0 = 0;
+  private c0: NodeJS.CpuUsage = { user: 0, system: 0 };
+  private b0 = 0;
+  private t0 = 0;
+  constructor(private readonly pid: number) {}
+  start(): this {
+    this.s0 = procCpuSeconds(this.pid);
+    this.c0 = process.cpuUsage();
+    this.b0 = systemBusySeconds();
+    this.t0 = performance.now();
+    return this;
+  }
+  end(extraClientCpuS = 0): { wallS: number; server: number; client: number; other: number } {
+    const wallS = (performance.now() - this.t0) / 1000;
+    const server = procCpuSeconds(this.pid) - this.s0;
+    const c = process.cpuUsage(this.c0);
+    const client = (c.user + c.system) / 1e6 + extraClientCpuS;
+    const busy = systemBusySeconds() - this.b0;
+    return { wallS, server: server / wallS, client: client / wallS, other: Math.max(0, busy - server - client) / wallS };
+  }
+}
+
+/** VmRSS / VmHWM in MiB. */
+export function procMem(pid: number): { rssMiB: number; hwmMiB: number } {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string): number => {
+      const m = new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status);
+      return m ? Number(m[1]) : NaN;
+    };
+    return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
+  } catch {
+    return { rssMiB: NaN, hwmMiB: NaN };
+  }
+}
+
+// ---------------------------------------------------------------- ports
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A free port in 17000-17099 (the only range the benchmark may use), from a random start. */
+export async function pickPort(exclude: Set<number> = new Set()): Promise<number> {
+  const span = PORT_MAX - PORT_MIN + 1;
+  const start = crypto.randomInt(span);
+  for (let i = 0; i < span; i++) {
+    const port = PORT_MIN + ((start + i) % span);
+    if (exclude.has(port)) continue;
+    if (await portFree(port)) return port;
+  }
+  throw new Error(`no free port in ${PORT_MIN}-${PORT_MAX}`);
+}
+
+// ---------------------------------------------------------------- targets
+
+export interface RunningTarget {
+  name: TargetName;
+  host: string;
+  port: number;
+  baseUrl: string;
+  pid: number;
+  dir: string;
+  logFile: string;
+  startupMs: number;
+  stop(): Promise<void>;
+  logTail(): string;
+}
+
+export function targetAvailable(name: TargetName): string | null {
+  if (name === 'berth') {
+    return fs.existsSync(BERTH_MAIN) ? null : `${path.relative(REPO_ROOT, BERTH_MAIN)} not found (build Berth first)`;
+  }
+  return fs.existsSync(REFERENCE_BIN) ? null : `${REFERENCE_BIN} is not installed`;
+}
+
+function referenceConfig(dataDir: string, port: number): string {
+  // Distribution 2.8 defaults otherwise. The in-memory blob-descriptor cache is
+  // the usual production setting (and what the performance notes measured);
+  // the access log is off because Berth at level warn does not log requests.
+  return [
+    'version: 0.1',
+    'log:',
+    '  level: warn',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${dataDir}`,
+    '  delete:',
+    '    enabled: true',
+    '  cache:',
+    '    blobdescriptor: inmemory',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    `  secret: ${crypto.randomBytes(16).toString('hex')}`,
+    '',
+  ].join('\n');
+}
+
+async function waitReady(host: string, port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr = '';
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`exited during startup (code ${child.exitCode}, signal ${child.signalCode})`);
+    }
+    const c = new RawConn(host, port);
+    try {
+      const r = await c.request({ method: 'GET', path: '/v2/', timeoutMs: 2000 });
+      if (r.status === 200) return;
+      lastErr = `GET /v2/ answered ${r.status}`;
+    } catch (e) {
+      lastErr = (e as Error).message;
+    } finally {
+      c.close();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`not ready after ${timeoutMs} ms (${lastErr})`);
+}
+
+function tail(file: string, lines = 20): string {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+export async function startTarget(name: TargetName): Promise<RunningTarget> {
+  const tried = new Set<number>();
+  let lastErr: Error | null = null;
+  // Retry on another port if something grabbed ours between the check and the bind.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await pickPort(tried);
+    tried.add(port);
+    const dir = makeTempDir(name);
+    const dataDir = path.join(dir, 'data');
+    fs.mkdirSync(dataDir);
+    const logFile = path.join(dir, 'server.log');
+    const logFd = fs.openSync(logFile, 'w');
+    let child: ChildProcess;
+    if (name === 'berth') {
+      child = spawn(
+        process.execPath,
+        [BERTH_MAIN, 'serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir],
+        { cwd: REPO_ROOT, env: { ...process.env, REGISTRY_LOG_LEVEL: 'warn' }, stdio: ['ignore', logFd, logFd] },
+      );
+    } else {
+      const cfg = path.join(dir, 'config.yml');
+      fs.writeFileSync(cfg, referenceConfig(dataDir, port));
+      child = spawn(REFERENCE_BIN, ['serve', cfg], { cwd: dir, stdio: ['ignore', logFd, logFd] });
+    }
+    fs.closeSync(logFd);
+    trackChild(child);
+    child.on('error', () => {
+      /* reported through waitReady (exitCode) */
+    });
+    const t0 = Date.now();
+    try {
+      if (child.pid === undefined) throw new Error('spawn failed');
+      await waitReady('127.0.0.1', port, child, 30_000);
+    } catch (e) {
+      lastErr = new Error(`${name} failed to start: ${(e as Error).message}\n--- log tail ---\n${tail(logFile)}`);
+      await stopChild(child);
+      removeTempDir(dir);
+      continue;
+    }
+    const pid = child.pid;
+    return {
+      name,
+      host: '127.0.0.1',
+      port,
+      baseUrl: `http://127.0.0.1:${port}`,
+      pid,
+      dir,
+      logFile,
+      startupMs: Date.now() - t0,
+      logTail: () => tail(logFile),
+      stop: async () => {
+        await stopChild(child);
+        removeTempDir(dir);
+      },
+    };
+  }
+  throw lastErr ?? new Error(`${name} failed to start`);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }, 5000);
+  await exited;
+  clearTimeout(t);
+}
