@@ -129,6 +129,13 @@ identityCommand(token, 'create <user>', 'create a token; its secret is printed o
   .option('--expires-days <days>', 'lifetime in days (default: no expiry)')
   .action(async (u: string, opts: Opts & { name: string; scope: string[]; expiresDays?: string }) => (await import('./commands/token.js')).tokenCreate(u, opts));
 identityCommand(token, 'list <user>', 'list a user\'s tokens (never their secrets)').action(async (u: string, opts: Opts) => (await import('./commands/token.js')).tokenList(u, opts));
+identityCommand(program, 'bundle <user>', 'write a client bundle: CA certificate, a new scoped access token in an auth file, env.sh, install-ca.sh')
+  .requiredOption('--host <host:port>', 'the registry address clients use')
+  .option('--scope <scope>', 'token scope (repeatable; default namespace:<user>:pull,push)', collect, [])
+  .option('--expires-days <days>', 'token lifetime in days (default 30)')
+  .option('--ca <file>', 'CA certificate to include (e.g. data/certs/ca.crt)')
+  .option('--out <file>', 'where to write the .tar.gz (default berth-bundle-<user>.tar.gz)')
+  .action(async (u: string, opts: Opts & { host: string; scope: string[]; expiresDays?: string; ca?: string; out?: string }) => (await import('./commands/token.js')).bundleCreate(u, opts));
 const audit = program.command('audit').description('the audit log: logins, pushes, pulls, deletes and identity changes');
 identityCommand(audit, 'list', 'list audit events, newest first')
   .option('--actor <name>', 'only this actor')

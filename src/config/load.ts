@@ -239,6 +239,7 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
             certificate: path.resolve(cwd, tls.certificate),
             key: path.resolve(cwd, tls.key),
             clientCas: (tls.clientcas ?? []).map((p) => path.resolve(cwd, p)),
+            caCertificate: path.resolve(cwd, tls.cacertificate ?? path.join(path.dirname(tls.certificate), 'ca.crt')),
             minVersion: tls.minimumtls === 'tls1.3' ? 'TLSv1.3' : 'TLSv1.2',
           }
         : undefined,

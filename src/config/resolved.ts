@@ -21,7 +21,7 @@ export interface BerthConfig {
     readonly relativeUrls: boolean;
     readonly drainTimeoutMs: number;
     readonly headers: Readonly<Record<string, readonly string[]>>;
-    readonly tls: { readonly certificate: string; readonly key: string; readonly clientCas: readonly string[]; readonly minVersion: 'TLSv1.2' | 'TLSv1.3' } | undefined;
+    readonly tls: { readonly certificate: string; readonly key: string; readonly clientCas: readonly string[]; /** CA for client bundles (may not exist). */ readonly caCertificate: string; readonly minVersion: 'TLSv1.2' | 'TLSv1.3' } | undefined;
   };
   readonly storage: {
     readonly driver: 'filesystem' | 'inmemory';

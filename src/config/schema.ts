@@ -71,6 +71,7 @@ export const configSchema = z.object({
       certificate: str('PEM certificate chain; enables HTTPS.').optional(),
       key: str('PEM private key of the certificate.').optional(),
       clientcas: z.array(z.string()).optional().describe('CA certificates for client-certificate authentication.'),
+      cacertificate: str('CA certificate handed to clients in client bundles; default ca.crt beside the certificate, as berth certs init writes it.').optional(),
       minimumtls: z.enum(['tls1.2', 'tls1.3']).optional().describe('Lowest TLS version accepted.'),
       letsencrypt: ignoredSection('ACME certificates'),
     }).optional(),

@@ -29,6 +29,7 @@ export const RouteName = {
   ApiGrants: 'api-grants',
   ApiVisibility: 'api-visibility',
   ApiTokens: 'api-tokens',
+  ApiBundle: 'api-bundle',
   ApiToken: 'api-token',
   ApiAudit: 'api-audit',
 } as const;
@@ -59,6 +60,7 @@ export const apiRoutes: { route: RouteName; template: string; re: RegExp }[] = [
   { route: RouteName.ApiGrants, template: '/api/v1/grants', re: /^grants$/ },
   { route: RouteName.ApiVisibility, template: '/api/v1/visibility', re: /^visibility$/ },
   { route: RouteName.ApiTokens, template: '/api/v1/tokens', re: /^tokens$/ },
+  { route: RouteName.ApiBundle, template: '/api/v1/bundle', re: /^bundle$/ },
   { route: RouteName.ApiToken, template: '/api/v1/tokens/{id}', re: /^tokens\/(?<id>[^/]+)$/ },
   { route: RouteName.ApiAudit, template: '/api/v1/audit', re: /^audit$/ },
 ];

@@ -2,3 +2,4 @@ export { IdentityService, isAccessTokenSecret, type IdentityServiceOptions, type
 export { GrantPolicy, type GrantPolicyOptions } from './grant-policy.js';
 export { DbAuthenticator } from './db-authenticator.js';
 export * from './schemas.js';
+export { createClientBundle, type Bundle, type BundleRequest } from './bundle.js';

@@ -61,6 +61,11 @@ export const createTokenSchema = z.object({
   expiresInDays: z.number().int().min(1).max(3650).optional(),
 }).strict();
 
+export const bundleSchema = z.object({
+  scopes: z.array(tokenScopeSchema).min(1).max(50).optional(),
+  expiresInDays: z.number().int().min(1).max(3650).optional(),
+}).strict();
+
 export type CreateUserInput = z.input<typeof createUserSchema>;
 export type UpdateUserInput = z.input<typeof updateUserSchema>;
 export type GrantInput = z.input<typeof grantSchema>;

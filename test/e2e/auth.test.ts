@@ -211,6 +211,68 @@ describe('HTTPS with a private CA from `berth certs init`', () => {
   });
 });
 
+describe('client bundle', () => {
+  let work: string;
+  let env: DockerEnv;
+  let reg: RunningRegistry | undefined;
+  const admin = 'Adm1n-passw0rd!';
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'berth-e2e-bundle-'));
+    await run(process.execPath, [BERTH_CLI, 'certs', 'init', '--ip', TLS_IP, '--dir', join(work, 'certs')]);
+    env = await DockerEnv.start();
+    await env.buildImages();
+  }, T);
+  after(async () => {
+    await reg?.stop();
+    await env?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('unpacked on a new client, it is all docker needs to push over TLS', T, async () => {
+    await run('ip', ['addr', 'replace', `${TLS_IP}/32`, 'dev', 'lo']);
+    let host = '';
+    try {
+      reg = await startRegistry({
+        listenHost: TLS_IP,
+        env: {
+          REGISTRY_AUTH: 'token', BERTH_ADMIN_PASSWORD: admin,
+          REGISTRY_HTTP_TLS_CERTIFICATE: join(work, 'certs', 'server.crt'), REGISTRY_HTTP_TLS_KEY: join(work, 'certs', 'server.key'),
+        },
+        tlsCa: join(work, 'certs', 'ca.crt'),
+      });
+      const r = reg;
+      host = r.host;
+      await withRegistryLog(r, async () => {
+        // Download the bundle over HTTPS (trusting the CA only for this download).
+        const archive = join(work, 'bundle.tar.gz');
+        await run('curl', ['-fsS', '--cacert', join(work, 'certs', 'ca.crt'), '-u', `admin:${admin}`, '-X', 'POST', '-o', archive, `${r.url}/api/v1/bundle`]);
+        const client = join(work, 'client');
+        await mkdir(client);
+        await run('tar', ['xzf', archive, '-C', client]);
+        // A new client: the private engine, and no docker CLI config of its own.
+        const clientEnv: NodeJS.ProcessEnv = { ...env.env };
+        delete clientEnv.DOCKER_CONFIG;
+        await env.docker(['tag', env.images.two, `${r.host}/admin/bundled:1`]);
+        const script = 'cd berth-bundle && . ./env.sh && sh install-ca.sh && docker push "$BERTH_REGISTRY/admin/bundled:1" && docker pull "$BERTH_REGISTRY/admin/bundled:1"';
+        const pushed = await run('sh', ['-c', script], { cwd: client, env: clientEnv });
+        assert.match(pushed.stdout, /installed ca\.crt/);
+        assert.match(pushed.stdout, /digest: sha256:/);
+        // The bundle's token is scoped to the user's namespace.
+        await env.docker(['tag', env.images.two, `${r.host}/elsewhere/app:1`]);
+        const outside = await run('sh', ['-c', 'cd berth-bundle && . ./env.sh && docker push "$BERTH_REGISTRY/elsewhere/app:1"'], { cwd: client, env: clientEnv, allowFailure: true });
+        assert.notEqual(outside.code, 0);
+        assert.match(outside.stderr, /denied/i);
+      });
+    } finally {
+      if (host) {
+        await rm(`/etc/docker/certs.d/${host}`, { recursive: true, force: true });
+        await rm(`/etc/containers/certs.d/${host}`, { recursive: true, force: true });
+      }
+      await run('ip', ['addr', 'del', `${TLS_IP}/32`, 'dev', 'lo'], { allowFailure: true });
+    }
+  });
+});
+
 /** Address for the docker TLS test (TEST-NET-2, never routed). */
 const TLS_IP = '198.51.100.7';
 

@@ -14,6 +14,7 @@ import { PodmanEnv } from './docker-env.js';
 import { startRegistry, type RunningRegistry, withRegistryLog as withLog } from './registry-process.js';
 import {
   MT,
+  run,
   buildRootfsTar,
   describeHttp,
   digestOf,
@@ -201,6 +202,36 @@ describe(`podman against the registry (E2E_TARGET=${process.env.E2E_TARGET ?? 'b
       await e.pm.podman(['pull', NO_TLS, '--arch', 'amd64', target]);
       const cat = await e.pm.podman(['run', '--rm', ...e.pm.runFlags(), target, 'cat', '/f']);
       assert.equal(cat.stdout, 'amd64\n');
+    }),
+  );
+  it('podman login, push, logout: the credentials flow against htpasswd', T, (t) =>
+    withRegistryLog(async () => {
+      const e = ready(t);
+      if (!e) return;
+      const htpasswd = join(work, 'htpasswd');
+      await run('htpasswd', ['-Bbc', htpasswd, 'pod', 'p0dman-pass']);
+      const authReg = await startRegistry({ env: { REGISTRY_AUTH: 'htpasswd', REGISTRY_AUTH_HTPASSWD_REALM: 'Berth', REGISTRY_AUTH_HTPASSWD_PATH: htpasswd } });
+      try {
+        const id = await loadFromLayout(e.pm, 'amd64');
+        const ref = `${authReg.host}/pm/private:1`;
+        await e.pm.podman(['tag', id, ref]);
+        const anon = await e.pm.podman(['push', NO_TLS, ref], { allowFailure: true });
+        assert.notEqual(anon.code, 0, 'anonymous push is refused');
+        const bad = await e.pm.podman(['login', NO_TLS, '-u', 'pod', '--password-stdin', authReg.host], { input: 'wrong\n', allowFailure: true });
+        assert.notEqual(bad.code, 0);
+        const login = await e.pm.podman(['login', NO_TLS, '-u', 'pod', '--password-stdin', authReg.host], { input: 'p0dman-pass\n' });
+        assert.match(login.stdout, /Login Succeeded/i);
+        await e.pm.podman(['push', NO_TLS, ref]);
+        await e.pm.podman(['rmi', '-f', ref]);
+        await e.pm.podman(['pull', NO_TLS, ref]);
+        await e.pm.podman(['logout', authReg.host]);
+        await e.pm.podman(['rmi', '-f', ref]);
+        const after = await e.pm.podman(['pull', NO_TLS, ref], { allowFailure: true });
+        assert.notEqual(after.code, 0, 'after logout the pull is refused');
+        assert.match(after.stderr, /unauthorized|authentication required/i);
+      } finally {
+        await authReg.stop();
+      }
     }),
   );
 });

@@ -269,3 +269,23 @@ describe('Docker token authentication (external issuer, registry:2 rootcertbundl
     for (const token of cases) assert.equal((await get(token)).status, 401);
   });
 });
+
+describe('failed-login limit per client address', () => {
+  it('answers 429 once one address has failed too often, whatever user names it tries', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'htpasswd');
+    await writeFile(file, htpasswdLine('alice', 'wonderland'));
+    const t = await startTestBerth({ REGISTRY_AUTH_HTPASSWD_PATH: file, REGISTRY_AUTH_LOGINLIMITS_PERADDRESS: '3', REGISTRY_AUTH_LOGINLIMITS_PERUSER: '100' });
+    try {
+      const statuses: number[] = [];
+      for (const user of ['u1', 'u2', 'u3', 'u4']) statuses.push((await fetch(`${t.url}/v2/`, { headers: { Authorization: basic(user, 'x') } })).status);
+      assert.deepEqual(statuses, [401, 401, 401, 429]);
+      const alice = await fetch(`${t.url}/v2/`, { headers: { Authorization: basic('alice', 'wonderland') } });
+      assert.equal(alice.status, 429, 'the address is blocked for every user until the window ends');
+      assert.ok(Number(alice.headers.get('retry-after')) > 0);
+    } finally {
+      await t.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -25,3 +25,22 @@ export async function tokenRevoke(user: string, id: string, flags: IdentityFlags
   await withIdentity(flags, (identity) => identity.revokeToken(user, id));
   output(flags, { revoked: id }, `revoked token ${id}`);
 }
+
+/** `berth bundle <user>`: a client bundle written to a file (the same builder as POST /api/v1/bundle). */
+export async function bundleCreate(user: string, flags: IdentityFlags & { host: string; scope: string[]; expiresDays?: string; ca?: string; out?: string }): Promise<void> {
+  const { readFile, writeFile } = await import('node:fs/promises');
+  const { createClientBundle } = await import('../../identity/index.js');
+  const caCertificate = flags.ca ? await readFile(flags.ca, 'utf8').catch(() => {
+    throw new ExitError(`--ca ${flags.ca}: cannot read the CA certificate`, 2);
+  }) : null;
+  if (!/^[A-Za-z0-9.\-[\]:]{1,255}$/.test(flags.host)) throw new ExitError(`--host ${flags.host}: expected HOST:PORT as clients reach the registry`, 2);
+  const expiresInDays = flags.expiresDays === undefined ? undefined : Number(flags.expiresDays);
+  const bundle = await withIdentity(flags, (id) => createClientBundle(id, {
+    user, registryHost: flags.host, caCertificate,
+    scopes: flags.scope.length > 0 ? (flags.scope.map(parseScope) as never) : undefined,
+    expiresInDays,
+  }));
+  const out = flags.out ?? `berth-bundle-${user}.tar.gz`;
+  await writeFile(out, bundle.archive, { mode: 0o600 });
+  output(flags, { file: out, tokenId: bundle.tokenId }, `wrote ${out} (access token ${bundle.tokenId}); on the client: tar xzf ${out} && cd berth-bundle && . ./env.sh${caCertificate ? ' && sudo sh install-ca.sh' : ''}`);
+}

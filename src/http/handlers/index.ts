@@ -12,6 +12,7 @@ import { createGrant, deleteGrant, listGrants, listVisibility, putVisibility } f
 import { openApi } from './api/openapi.js';
 import { addMember, createOrg, createTeam, deleteOrg, deleteTeam, getOrg, getTeam, listMembers, listOrgs, listTeams, removeMember } from './api/orgs.js';
 import { createToken, listTokens, revokeToken } from './api/tokens.js';
+import { createBundle } from './api/bundle.js';
 import { createUser, deleteUser, getUser, listUsers, me, updateUser } from './api/users.js';
 import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } from './uploads.js';
 
@@ -118,6 +119,7 @@ export const operations: Record<RouteName, Partial<Record<Method, Operation>>> =
   [RouteName.ApiGrants]: { GET: admin(listGrants), POST: admin(createGrant), DELETE: admin(deleteGrant) },
   [RouteName.ApiVisibility]: { GET: admin(listVisibility), PUT: admin(putVisibility) },
   [RouteName.ApiTokens]: { GET: self(listTokens), POST: self(createToken) },
+  [RouteName.ApiBundle]: { POST: self(createBundle) },
   [RouteName.ApiToken]: { DELETE: self(revokeToken) },
   [RouteName.ApiAudit]: { GET: admin(listAudit) },
 };
