@@ -199,3 +199,12 @@ test('auth.token without htpasswd and rootcertbundle means users from Berth\'s d
   assert.ok(external.config && external.config.auth.kind === 'token');
   assert.equal(external.config.auth.database, false);
 });
+
+test('http.accelredirect is a path prefix, and only for filesystem storage', async () => {
+  const ok = await loadConfig({ env: { REGISTRY_HTTP_ACCELREDIRECT: '/_berth_blobs/' } });
+  assert.equal(ok.config?.http.accelRedirect, '/_berth_blobs/');
+  const bad = await loadConfig({ env: { REGISTRY_HTTP_ACCELREDIRECT: 'no-slashes' } });
+  assert.match(bad.errors[0] ?? '', /^http\.accelredirect: /);
+  const mem = await loadConfig({ env: { REGISTRY_HTTP_ACCELREDIRECT: '/x/', REGISTRY_STORAGE: 'inmemory' } });
+  assert.ok(mem.errors.some((e) => /^http\.accelredirect: .*filesystem/.test(e)));
+});

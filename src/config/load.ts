@@ -208,6 +208,9 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
   if (c.auth?.anonymous !== undefined && !(c.auth.token && !c.auth.token.rootcertbundle && !c.auth.htpasswd)) {
     warnings.push('auth.anonymous: only used with users from Berth\'s database (auth.token without htpasswd and rootcertbundle), ignored');
   }
+  if (c.http?.accelredirect !== undefined && (c.storage?.inmemory !== undefined || c.storage?.s3 !== undefined)) {
+    errors.push('http.accelredirect: nginx can only send blobs from storage.filesystem');
+  }
   if (c.http?.prefix !== undefined && c.http.prefix !== '/' && c.http.prefix !== '') {
     errors.push('http.prefix: only "/" is supported');
   }
@@ -232,6 +235,7 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
       port,
       baseUrl: c.http?.host?.replace(/\/+$/, ''),
       relativeUrls: c.http?.relativeurls ?? false,
+      accelRedirect: c.http?.accelredirect,
       drainTimeoutMs: ms(c.http?.draintimeout, 30_000),
       headers: c.http?.headers ?? {},
       tls: tls?.certificate && tls.key

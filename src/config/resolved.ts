@@ -19,6 +19,8 @@ export interface BerthConfig {
     /** Externally visible base URL (http.host), without a trailing slash. */
     readonly baseUrl: string | undefined;
     readonly relativeUrls: boolean;
+    /** nginx X-Accel-Redirect prefix for blob bodies (filesystem storage), or undefined. */
+    readonly accelRedirect: string | undefined;
     readonly drainTimeoutMs: number;
     readonly headers: Readonly<Record<string, readonly string[]>>;
     readonly tls: { readonly certificate: string; readonly key: string; readonly clientCas: readonly string[]; /** CA for client bundles (may not exist). */ readonly caCertificate: string; readonly minVersion: 'TLSv1.2' | 'TLSv1.3' } | undefined;

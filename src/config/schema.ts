@@ -65,6 +65,8 @@ export const configSchema = z.object({
     prefix: z.string().optional().describe('URL path prefix (registry:2); only "/" is supported.'),
     secret: z.string().optional().describe('registry:2 upload-state secret; not needed by Berth (accepted, never logged).'),
     relativeurls: bool('Send relative Location headers.').optional(),
+    accelredirect: z.string().regex(/^\/[A-Za-z0-9._\/-]*\/$/, { message: 'expected a path such as /_berth_blobs/' }).optional()
+      .describe('Behind nginx: blob GETs answer with X-Accel-Redirect: <prefix><blob path> and nginx sends the bytes with sendfile (filesystem storage only). Never set it without that nginx location.'),
     draintimeout: duration('On SIGTERM, how long in-flight requests may take to finish.').optional(),
     headers: z.record(z.string(), z.array(z.string())).optional().describe('Headers added to every response.'),
     tls: z.object({

@@ -96,6 +96,11 @@ export class Registry {
     }
   }
 
+  /** The blob's path in the storage layout (relative to the storage root), for a front end that serves files. */
+  blobStoragePath(blob: BlobRecord): string {
+    return blobPath(parseDigest(blob.digest)).slice(1);
+  }
+
   /** A presigned URL for the blob when the storage backend offers one. */
   async blobRedirectUrl(blob: BlobRecord, method: 'GET' | 'HEAD'): Promise<string | null> {
     return this.storage.redirectUrl(blobPath(parseDigest(blob.digest)), { method, expiresInSeconds: 1200 });

@@ -23,6 +23,13 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
       return;
     }
   }
+  const accel = ctx.services.config.http.accelRedirect;
+  if (!head && accel) {
+    // nginx replaces this empty answer with the file (sendfile, Range and all);
+    // see the README's "Serving blobs with nginx".
+    sendEmpty(ctx.res, 200, { ...common, 'Content-Type': 'application/octet-stream', 'X-Accel-Redirect': `${accel}${registry.blobStoragePath(blob)}` });
+    return;
+  }
   const range = parseRangeHeader(ctx.req.headers.range, blob.size);
   if (range === 'unsatisfiable') {
     throw new RegistryError('BERTH_RANGE_INVALID', undefined, { headers: { 'Content-Range': `bytes */${blob.size}` }, detail: { size: blob.size } });
