@@ -7,6 +7,16 @@ import type { AccessRequest, Action } from './access.js';
  * `repository:localhost:5000/app:push,pull`), so the actions are after the
  * last colon and the type before the first.
  */
+/** Actions named in a scope or claim; `*` means all of them, anything unknown is dropped. */
+export function expandActions(actions: readonly unknown[]): Action[] {
+  const out = new Set<Action>();
+  for (const a of actions) {
+    if (a === '*') for (const all of ['pull', 'push', 'delete'] as const) out.add(all);
+    else if (a === 'pull' || a === 'push' || a === 'delete') out.add(a);
+  }
+  return [...out];
+}
+
 export function parseScope(scope: string): AccessRequest | null {
   const first = scope.indexOf(':');
   const last = scope.lastIndexOf(':');
@@ -16,8 +26,7 @@ export function parseScope(scope: string): AccessRequest | null {
   const name = scope.slice(first + 1, last);
   const actions = scope.slice(last + 1).split(',').map((a) => a.trim()).filter(Boolean);
   if (!name || actions.length === 0) return null;
-  const known = actions.filter((a): a is Action | '*' => a === 'pull' || a === 'push' || a === 'delete' || a === '*');
-  return { type, name, actions: [...new Set(known.flatMap((a) => (a === '*' ? (['pull', 'push', 'delete'] as Action[]) : [a])))] };
+  return { type, name, actions: expandActions(actions) };
 }
 
 /** The challenge scope of an access request, e.g. `repository:app:pull,push`. */

@@ -1,6 +1,7 @@
 import { jwtVerify, SignJWT } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors/index.js';
+import { isValidRepositoryName } from '../registry/index.js';
 import type { AccessRequest, Principal } from './access.js';
 import type { Authenticator } from './authenticator.js';
 import { parseBasic } from './basic.js';
@@ -11,7 +12,6 @@ import { issueToken } from './tokens.js';
 import type { SigningKey } from './keys.js';
 
 const MAX_SCOPES = 20;
-const REPOSITORY_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
 
 export interface TokenServiceOptions {
   authenticator: Authenticator;
@@ -115,7 +115,7 @@ export class TokenService {
       const request = parseScope(s);
       if (!request) continue;
       const target = request.type === 'repository' ? repositoryOfScopeName(request.name) : request.name;
-      if (request.type === 'repository' && !REPOSITORY_RE.test(target)) continue;
+      if (request.type === 'repository' && !isValidRepositoryName(target)) continue;
       const granted = await this.o.policy.grant(principal, { ...request, name: target });
       const actions = request.actions.filter((a) => granted.includes(a));
       // The claim keeps the name as requested (with a registry host for Notary clients).

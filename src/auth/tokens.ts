@@ -1,6 +1,7 @@
 import { randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, SignJWT, type JWTPayload } from 'jose';
-import type { AccessRequest, Action } from './access.js';
+import type { AccessRequest } from './access.js';
+import { expandActions } from './scope.js';
 import { libtrustKeyId, type SigningKey } from './keys.js';
 
 /**
@@ -108,8 +109,7 @@ function parseAccessClaim(value: unknown): AccessRequest[] {
     if (typeof v !== 'object' || v === null) continue;
     const { type, name, actions } = v as Record<string, unknown>;
     if ((type !== 'repository' && type !== 'registry') || typeof name !== 'string' || !Array.isArray(actions)) continue;
-    const acts = actions.filter((a): a is Action | '*' => a === 'pull' || a === 'push' || a === 'delete' || a === '*');
-    out.push({ type, name, actions: acts.flatMap((a) => (a === '*' ? (['pull', 'push', 'delete'] as Action[]) : [a])) });
+    out.push({ type, name, actions: expandActions(actions) });
   }
   return out;
 }

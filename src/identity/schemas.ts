@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RegistryError } from '../errors/index.js';
+import { isValidNameComponent, isValidRepositoryName } from '../registry/index.js';
 
 /**
  * What the identity services accept, checked once here for the API, the CLI
@@ -7,16 +8,13 @@ import { RegistryError } from '../errors/index.js';
  * repository path components, so `<user>/app` and `<org>/app` are valid
  * repository names; a namespace may be nested (`acme/ci`).
  */
-const COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
-const PATH = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
-
-export const nameSchema = z.string().min(1).max(64).regex(COMPONENT, 'lower-case letters, digits and . _ - between them');
+export const nameSchema = z.string().min(1).max(64).refine(isValidNameComponent, 'lower-case letters, digits and . _ - between them');
 /** bcrypt reads at most 72 bytes; a longer password would be silently cut, so it is refused. */
 export const passwordSchema = z.string().min(8, 'at least 8 characters').refine((p) => Buffer.byteLength(p) <= 72, 'at most 72 bytes');
 export const roleSchema = z.enum(['read', 'write', 'admin']);
 export const resourceKindSchema = z.enum(['repository', 'namespace']);
 export const subjectKindSchema = z.enum(['user', 'team']);
-export const repositoryPathSchema = z.string().min(1).max(255).regex(PATH, 'a repository name or namespace (lower-case path components)');
+export const repositoryPathSchema = z.string().min(1).max(255).refine(isValidRepositoryName, 'a repository name or namespace (lower-case path components)');
 export const actionSchema = z.enum(['pull', 'push', 'delete']);
 
 export const createUserSchema = z.object({

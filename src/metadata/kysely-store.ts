@@ -81,11 +81,6 @@ export abstract class KyselyStore implements MetadataStore {
     return rows.map((r) => r.name);
   }
 
-  async repositoryExists(name: string): Promise<boolean> {
-    const row = await this.db.selectFrom('repositories').select('name').where('name', '=', name).executeTakeFirst();
-    return row !== undefined;
-  }
-
   async getBlob(digest: string): Promise<BlobRecord | null> {
     const row = await this.db.selectFrom('blobs').select(['digest', 'size']).where('digest', '=', digest).executeTakeFirst();
     return row ? { digest: row.digest, size: Number(row.size) } : null;

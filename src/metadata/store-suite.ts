@@ -80,8 +80,8 @@ export function runMetadataSuite(options: StoreSuiteOptions): void {
       assert.deepEqual(await store.listTags('tags/a', { limit: 2 }), ['C', '_x']);
       assert.deepEqual(await store.listTags('tags/a', { last: '_x', limit: 2 }), ['a', 'a1']);
       assert.deepEqual(await store.listTags('tags/a', { last: 'c' }), []);
-      assert.equal(await store.repositoryExists('tags/a'), true);
-      assert.equal(await store.repositoryExists('tags/none'), false);
+      assert.notEqual(await store.tagListVersion('tags/a'), null, 'the repository exists');
+      assert.equal(await store.tagListVersion('tags/none'), null, 'an unknown repository has no version');
     });
 
     it('changes the tag-list version with every tag change, and only then', async () => {

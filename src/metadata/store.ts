@@ -37,7 +37,6 @@ export interface MetadataStore {
 
   /** Repository names with at least one manifest, sorted, after `last`, at most `limit`. */
   listRepositories(options: { last?: string | undefined; limit: number }): Promise<string[]>;
-  repositoryExists(name: string): Promise<boolean>;
 
   /** The blob if it exists anywhere in the registry. */
   getBlob(digest: string): Promise<BlobRecord | null>;

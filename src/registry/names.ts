@@ -9,6 +9,7 @@ import { RegistryError } from '../errors/index.js';
 
 const NAME_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
 const NAME_RE = new RegExp(`^${NAME_COMPONENT}(?:/${NAME_COMPONENT})*$`);
+const COMPONENT_RE = new RegExp(`^${NAME_COMPONENT}$`);
 const TAG_RE = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 const DIGEST_RE = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
 
@@ -23,6 +24,11 @@ export interface ParsedDigest {
   hex: string;
   /** The canonical `algorithm:hex` string. */
   digest: string;
+}
+
+/** One path component of a repository name (also the grammar of user, organization and team names). */
+export function isValidNameComponent(component: string): boolean {
+  return COMPONENT_RE.test(component);
 }
 
 export function isValidRepositoryName(name: string): boolean {
