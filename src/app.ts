@@ -7,8 +7,9 @@ import { RegistryError } from './errors/index.js';
 import { createRegistryServer, type RegistryServer } from './http/index.js';
 import type { Logger } from './log/index.js';
 import { createMetadataStore, type MetadataStore } from './metadata/index.js';
+import { JobScheduler } from './jobs/index.js';
 import { Registry } from './registry/index.js';
-import { createStorageDriver, type StorageDriver } from './storage/index.js';
+import { createStorageDriver, StorageUnavailableError, type StorageDriver } from './storage/index.js';
 
 /**
  * The composition root: builds storage, metadata, the registry core, access
@@ -41,9 +42,43 @@ function adminPassword(env: Record<string, string | undefined>): string | undefi
   return undefined;
 }
 
+/**
+ * Prepares the blob storage, waiting for an object store that is not up yet
+ * (it may start after Berth in Compose or Kubernetes): retries with backoff
+ * for about 30 s, then gives up with a message naming the setting to check.
+ */
+async function initStorage(storage: StorageDriver, logger: Logger, attempts = 8): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await storage.init();
+      return;
+    } catch (err) {
+      if (!(err instanceof StorageUnavailableError)) throw err;
+      if (attempt >= attempts) {
+        throw new Error(`storage.s3.regionendpoint: ${err.message} after ${attempts} attempts; check the endpoint and that the store is running and reachable`, { cause: err });
+      }
+      const delayMs = Math.min(250 * 2 ** attempt, 8000);
+      logger.warn({ attempt, 'retry.ms': delayMs, err: err.message }, 'storage unavailable, retrying');
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+}
+
 export async function startBerth(config: BerthConfig, logger: Logger, options: StartOptions = {}): Promise<Berth> {
-  const storage = createStorageDriver({ driver: config.storage.driver, rootDirectory: config.storage.rootDirectory });
-  await storage.init();
+  const s3 = config.storage.s3;
+  const storage = createStorageDriver({
+    driver: config.storage.driver,
+    rootDirectory: config.storage.rootDirectory,
+    s3: s3 && {
+      bucket: s3.bucket, region: s3.region, endpoint: s3.endpoint, rootDirectory: s3.rootDirectory,
+      accessKey: s3.accessKey, secretKey: s3.secretKey, sessionToken: s3.sessionToken,
+      forcePathStyle: s3.forcePathStyle, skipVerify: s3.skipVerify, encrypt: s3.encrypt, keyId: s3.keyId,
+      chunkSize: s3.chunkSize, multipartCopyThresholdSize: s3.multipartCopyThresholdSize,
+      multipartCopyChunkSize: s3.multipartCopyChunkSize, multipartCopyMaxConcurrency: s3.multipartCopyMaxConcurrency,
+      storageClass: s3.storageClass, objectAcl: s3.objectAcl, userAgent: s3.userAgent, maxSockets: s3.maxSockets,
+    },
+  });
+  await initStorage(storage, logger);
   const db = config.database;
   const metadata = createMetadataStore(db.kind === 'postgres'
     ? { kind: 'postgres', url: db.url, logUrl: redactUrl(db.url), poolSize: db.poolSize, log: logger }
@@ -117,25 +152,21 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     throw err;
   }
 
-  let purgeTimer: NodeJS.Timeout | undefined;
+  // Background work runs once per interval across all instances (leases in the shared database).
+  const jobs = new JobScheduler({ leases: metadata, logger, owner: registry.instanceId });
   const purging = config.storage.uploadPurging;
   if (purging.enabled && !config.storage.readOnly) {
-    const purge = async () => {
-      try {
-        const ids = await registry.purgeUploads(purging.ageMs, { dryRun: purging.dryRun });
-        if (ids.length > 0) logger.info({ count: ids.length, dryRun: purging.dryRun }, 'purged abandoned uploads');
-      } catch (err) {
-        logger.error({ err }, 'failed to purge abandoned uploads');
-      }
-    };
-    purgeTimer = setInterval(() => void purge(), purging.intervalMs);
-    purgeTimer.unref();
+    jobs.every('upload-purge', purging.intervalMs, async () => {
+      const ids = await registry.purgeUploads(purging.ageMs, { dryRun: purging.dryRun });
+      if (ids.length > 0) logger.info({ count: ids.length, dryRun: purging.dryRun }, 'purged abandoned uploads');
+      await metadata.pruneLeases(Date.now() - 3_600_000);
+    });
   }
 
   return {
     config, registry, storage, metadata, identity, http, address,
     async close() {
-      if (purgeTimer) clearInterval(purgeTimer);
+      await jobs.close();
       await http.close(config.http.drainTimeoutMs);
       await metadata.close();
       await storage.close();

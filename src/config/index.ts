@@ -1,5 +1,5 @@
 export { loadConfig, type LoadOptions, type LoadResult } from './load.js';
 export { configSchema, type WrittenConfig } from './schema.js';
-export type { BerthConfig, LogLevel, AuthConfig, LoginLimits, DatabaseConfig } from './resolved.js';
+export type { BerthConfig, LogLevel, AuthConfig, LoginLimits, DatabaseConfig, S3Config } from './resolved.js';
 export { redactUrl } from './redact.js';
 export { parseDuration } from './duration.js';

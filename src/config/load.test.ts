@@ -124,7 +124,7 @@ test('invalid values stop the start with a message naming the key', async () => 
     [{ REGISTRY_HTTP_ADDR: ':99999' }, /^http\.addr: /],
     [{ REGISTRY_HTTP_DRAINTIMEOUT: 'forever' }, /^http\.draintimeout: /],
     [{ REGISTRY_HTTP_TLS_CERTIFICATE: '/c.pem' }, /^http\.tls\.key: /],
-    [{ REGISTRY_STORAGE: 's3' }, /^storage\.s3: /],
+    [{ REGISTRY_STORAGE: 's3' }, /^storage\.s3\.bucket: /],
     [{ REGISTRY_AUTH: 'htpasswd' }, /^auth\.htpasswd\.path: /],
     [{ REGISTRY_AUTH: 'silly' }, /^auth\.silly: /],
     [{ REGISTRY_LIMITS_MANIFESTMAXBYTES: '0' }, /^limits\.manifestmaxbytes: /],
@@ -207,4 +207,32 @@ test('http.accelredirect is a path prefix, and only for filesystem storage', asy
   assert.match(bad.errors[0] ?? '', /^http\.accelredirect: /);
   const mem = await loadConfig({ env: { REGISTRY_HTTP_ACCELREDIRECT: '/x/', REGISTRY_STORAGE: 'inmemory' } });
   assert.ok(mem.errors.some((e) => /^http\.accelredirect: .*filesystem/.test(e)));
+});
+
+test('storage.s3 takes registry:2 keys from the file and REGISTRY_STORAGE_S3_* variables', async () => {
+  const r = await loadConfig({
+    env: {
+      REGISTRY_STORAGE_S3_BUCKET: 'blobs', REGISTRY_STORAGE_S3_REGION: 'eu-west-1', REGISTRY_STORAGE_S3_REGIONENDPOINT: 'minio:9000',
+      REGISTRY_STORAGE_S3_SECURE: 'false', REGISTRY_STORAGE_S3_ACCESSKEY: 'AK', REGISTRY_STORAGE_S3_SECRETKEY: 'SK',
+      REGISTRY_STORAGE_S3_FORCEPATHSTYLE: 'true', REGISTRY_STORAGE_S3_CHUNKSIZE: String(8 * 1024 * 1024), REGISTRY_STORAGE_S3_ROOTDIRECTORY: '/registry/',
+    },
+  });
+  assert.deepEqual(r.errors, []);
+  const s3 = r.config?.storage.s3;
+  assert.equal(r.config?.storage.driver, 's3');
+  assert.equal(s3?.endpoint, 'http://minio:9000');
+  assert.equal(s3?.bucket, 'blobs');
+  assert.equal(s3?.rootDirectory, 'registry');
+  assert.equal(s3?.forcePathStyle, true);
+  assert.equal(s3?.chunkSize, 8 * 1024 * 1024);
+  assert.equal(s3?.secretKey, 'SK');
+});
+
+test('storage.s3 refuses a chunk size under 5 MiB, a lone access key and a second driver', async () => {
+  const small = await loadConfig({ env: { REGISTRY_STORAGE_S3_BUCKET: 'b', REGISTRY_STORAGE_S3_REGION: 'r', REGISTRY_STORAGE_S3_CHUNKSIZE: '1048576' } });
+  assert.match(small.errors.join('\n'), /storage\.s3\.chunksize/);
+  const lone = await loadConfig({ env: { REGISTRY_STORAGE_S3_BUCKET: 'b', REGISTRY_STORAGE_S3_REGION: 'r', REGISTRY_STORAGE_S3_ACCESSKEY: 'AK' } });
+  assert.match(lone.errors.join('\n'), /storage\.s3\.secretkey: required when storage\.s3\.accesskey is set/);
+  const two = await loadConfig({ env: { REGISTRY_STORAGE_S3_BUCKET: 'b', REGISTRY_STORAGE_S3_REGION: 'r', REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: '/x' } });
+  assert.match(two.errors.join('\n'), /only one storage driver/);
 });

@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type WrittenConfig } from './schema.js';
 import { parseDuration } from './duration.js';
-import type { BerthConfig } from './resolved.js';
+import type { BerthConfig, S3Config } from './resolved.js';
 
 /**
  * The one config loader: defaults < YAML file < environment < command-line
@@ -195,15 +195,56 @@ function parseAddr(addr: string, errors: string[]): { host: string; port: number
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
+function resolveS3(c: WrittenConfig, errors: string[], warnings: string[]): S3Config | undefined {
+  const s3 = c.storage?.s3;
+  if (!s3) return undefined;
+  let endpoint = s3.regionendpoint;
+  if (endpoint !== undefined) {
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint)) endpoint = `${s3.secure === false ? 'http' : 'https'}://${endpoint}`;
+    try {
+      const u = new URL(endpoint);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+    } catch {
+      errors.push(`storage.s3.regionendpoint: expected a URL such as http://minio:9000, got ${JSON.stringify(s3.regionendpoint)}`);
+    }
+  }
+  if ((s3.accesskey === undefined || s3.accesskey === '') !== (s3.secretkey === undefined || s3.secretkey === '')) {
+    errors.push(`storage.s3.${s3.accesskey ? 'secretkey' : 'accesskey'}: required when storage.s3.${s3.accesskey ? 'accesskey' : 'secretkey'} is set (or set neither, to use the AWS credential chain)`);
+  }
+  if (s3.keyid !== undefined && !s3.encrypt) warnings.push('storage.s3.keyid: only used with storage.s3.encrypt: true, ignored');
+  for (const k of ['usedualstack', 'accelerate', 'loglevel'] as const) {
+    if (s3[k] !== undefined) warnings.push(`storage.s3.${k}: accepted for compatibility with registry:2, ignored`);
+  }
+  if (s3.v4auth === false) warnings.push('storage.s3.v4auth: Berth always signs requests with AWS signature v4');
+  return {
+    bucket: s3.bucket,
+    region: s3.region,
+    endpoint,
+    rootDirectory: (s3.rootdirectory ?? '').replace(/^\/+|\/+$/g, ''),
+    accessKey: s3.accesskey || undefined,
+    secretKey: s3.secretkey || undefined,
+    sessionToken: s3.sessiontoken || undefined,
+    forcePathStyle: s3.forcepathstyle ?? false,
+    skipVerify: s3.skipverify ?? false,
+    encrypt: s3.encrypt ?? false,
+    keyId: s3.keyid,
+    chunkSize: s3.chunksize ?? 10 * 1024 * 1024,
+    multipartCopyThresholdSize: s3.multipartcopythresholdsize ?? 32 * 1024 * 1024,
+    multipartCopyChunkSize: s3.multipartcopychunksize ?? 32 * 1024 * 1024,
+    multipartCopyMaxConcurrency: s3.multipartcopymaxconcurrency ?? 16,
+    storageClass: s3.storageclass,
+    objectAcl: s3.objectacl,
+    userAgent: s3.useragent,
+    maxSockets: s3.maxsockets ?? 128,
+  };
+}
+
 function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: string[]): BerthConfig {
   const dataDir = path.resolve(cwd, c.datadir ?? 'data');
   const { host, port } = parseAddr(c.http?.addr ?? ':5000', errors);
 
   const drivers = (['filesystem', 'inmemory', 's3'] as const).filter((d) => c.storage?.[d] !== undefined);
   if (drivers.length > 1) errors.push(`storage: only one storage driver may be configured, found ${drivers.join(', ')}`);
-  if (c.storage?.s3 !== undefined) {
-    errors.push('storage.s3: the S3 storage driver is not available in this version of Berth; use storage.filesystem');
-  }
   if (c.auth?.silly !== undefined) errors.push('auth.silly: the silly scheme is for tests of registry:2 and is not supported; use auth.htpasswd or auth.token');
   if (c.auth?.anonymous !== undefined && !(c.auth.token && !c.auth.token.rootcertbundle && !c.auth.htpasswd)) {
     warnings.push('auth.anonymous: only used with users from Berth\'s database (auth.token without htpasswd and rootcertbundle), ignored');
@@ -249,8 +290,9 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
         : undefined,
     },
     storage: {
-      driver: c.storage?.inmemory !== undefined ? 'inmemory' : 'filesystem',
+      driver: c.storage?.s3 !== undefined ? 's3' : c.storage?.inmemory !== undefined ? 'inmemory' : 'filesystem',
       rootDirectory: path.resolve(cwd, c.storage?.filesystem?.rootdirectory ?? dataDir),
+      s3: resolveS3(c, errors, warnings),
       deleteEnabled: c.storage?.delete?.enabled ?? true,
       redirect: !(c.storage?.redirect?.disable ?? false),
       readOnly: c.storage?.maintenance?.readonly?.enabled ?? false,

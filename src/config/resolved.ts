@@ -26,8 +26,11 @@ export interface BerthConfig {
     readonly tls: { readonly certificate: string; readonly key: string; readonly clientCas: readonly string[]; /** CA for client bundles (may not exist). */ readonly caCertificate: string; readonly minVersion: 'TLSv1.2' | 'TLSv1.3' } | undefined;
   };
   readonly storage: {
-    readonly driver: 'filesystem' | 'inmemory';
+    readonly driver: 'filesystem' | 'inmemory' | 's3';
+    /** Filesystem root (also where the filesystem driver would keep blobs). */
     readonly rootDirectory: string;
+    /** storage.s3, when driver is s3. */
+    readonly s3: S3Config | undefined;
     readonly deleteEnabled: boolean;
     readonly redirect: boolean;
     readonly readOnly: boolean;
@@ -42,6 +45,29 @@ export interface BerthConfig {
     readonly catalogPageSize: number;
     readonly maxPageSize: number;
   };
+}
+
+/** storage.s3, resolved. Secrets stay here and are never logged. */
+export interface S3Config {
+  readonly bucket: string;
+  readonly region: string;
+  readonly endpoint: string | undefined;
+  readonly rootDirectory: string;
+  readonly accessKey: string | undefined;
+  readonly secretKey: string | undefined;
+  readonly sessionToken: string | undefined;
+  readonly forcePathStyle: boolean;
+  readonly skipVerify: boolean;
+  readonly encrypt: boolean;
+  readonly keyId: string | undefined;
+  readonly chunkSize: number;
+  readonly multipartCopyThresholdSize: number;
+  readonly multipartCopyChunkSize: number;
+  readonly multipartCopyMaxConcurrency: number;
+  readonly storageClass: string | undefined;
+  readonly objectAcl: string | undefined;
+  readonly userAgent: string | undefined;
+  readonly maxSockets: number;
 }
 
 export interface LoginLimits {

@@ -236,6 +236,25 @@ export abstract class KyselyStore implements MetadataStore {
     return Number(r.numDeletedRows) > 0;
   }
 
+  async acquireLease(name: string, owner: string, expiresAt: number, now: number): Promise<boolean> {
+    // One statement on both dialects: insert, or take over a row that is
+    // expired or already ours. The row lock of the upsert serialises racers.
+    const r = await this.db.insertInto('leases').values({ name, owner, expires_at: expiresAt })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ owner, expires_at: expiresAt })
+        .where((eb) => eb.or([eb('leases.expires_at', '<=', now), eb('leases.owner', '=', owner)])))
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.db.deleteFrom('leases').where('name', '=', name).where('owner', '=', owner).execute();
+  }
+
+  async pruneLeases(before: number): Promise<number> {
+    const r = await this.db.deleteFrom('leases').where('expires_at', '<', before).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   async listStaleUploads(before: number, limit: number): Promise<UploadRecord[]> {
     const rows = await this.db.selectFrom('uploads').selectAll().where('updated_at', '<', before).orderBy('updated_at').limit(limit).execute();
     return rows.map(toUpload);

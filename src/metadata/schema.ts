@@ -23,6 +23,7 @@ export interface Database {
   manifest_references: { repository: string; manifest_digest: string; child_digest: string; kind: string };
   tags: { repository: string; name: string; digest: string; updated_at: number };
   uploads: { id: string; repository: string; size: number; created_at: number; updated_at: number };
+  leases: { name: string; owner: string; expires_at: number };
   users: { name: string; password_hash: string; is_admin: number; disabled: number; created_at: number };
   organizations: { name: string; created_at: number };
   teams: { org: string; name: string; created_at: number };

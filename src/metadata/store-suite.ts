@@ -139,6 +139,23 @@ export function runMetadataSuite(options: StoreSuiteOptions): void {
       assert.equal(await store.advanceUpload('u1', 100, 200, 4), false);
     });
 
+    it('grants a lease to one owner at a time, until it expires or is released', async () => {
+      assert.equal(await store.acquireLease('job/x', 'a', 1000, 0), true);
+      assert.equal(await store.acquireLease('job/x', 'b', 2000, 500), false, 'held by a until 1000');
+      assert.equal(await store.acquireLease('job/x', 'a', 3000, 600), true, 'the owner renews');
+      assert.equal(await store.acquireLease('job/x', 'b', 4000, 2999), false);
+      assert.equal(await store.acquireLease('job/x', 'b', 5000, 3000), true, 'an expired lease is taken over');
+      await store.releaseLease('job/x', 'a');
+      assert.equal(await store.acquireLease('job/x', 'c', 6000, 3001), false, 'only the owner can release');
+      await store.releaseLease('job/x', 'b');
+      assert.equal(await store.acquireLease('job/x', 'c', 6000, 3002), true);
+      const racers = await Promise.all(Array.from({ length: 10 }, (_, i) => store.acquireLease('job/race', `r${i}`, 10_000, 1)));
+      assert.equal(racers.filter(Boolean).length, 1, 'exactly one of ten racers wins');
+      assert.equal(await store.pruneLeases(6001), 1, 'job/x expired at 6000');
+      assert.equal(await store.pruneLeases(6001), 0);
+      await store.releaseLease('job/race', `r${racers.indexOf(true)}`);
+    });
+
     it('answers concurrent writers consistently', async () => {
       await Promise.all(Array.from({ length: 20 }, (_, i) =>
         store.putManifest({ manifest: manifest('conc/a', d(60 + (i % 2))), references: [{ digest: d(1), kind: 'blob' }], tag: 'latest' })));

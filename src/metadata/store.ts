@@ -85,6 +85,20 @@ export interface MetadataStore {
   deleteUpload(id: string): Promise<boolean>;
   /** Upload sessions not touched since `before` (epoch ms). */
   listStaleUploads(before: number, limit: number): Promise<UploadRecord[]>;
+
+  /**
+   * Coordination between Berth instances that share this store: takes the
+   * lease `name` for `owner` until `expiresAt` (epoch ms) when it is free,
+   * expired, or already `owner`'s (a renewal). Returns false when another
+   * owner holds it. An instance that dies simply lets its leases expire.
+   * Used for upload sessions (one writer at a time across instances) and for
+   * work that must run once (upload purging, later garbage collection).
+   */
+  acquireLease(name: string, owner: string, expiresAt: number, now: number): Promise<boolean>;
+  /** Gives a lease up, if `owner` still holds it. */
+  releaseLease(name: string, owner: string): Promise<void>;
+  /** Deletes leases that expired before `before`; returns how many. */
+  pruneLeases(before: number): Promise<number>;
 }
 
 export interface BlobRecord {

@@ -4,6 +4,7 @@ import { RegistryError } from '../errors/index.js';
 import type { BlobRecord, ManifestRecord, MetadataStore, UploadRecord } from '../metadata/index.js';
 import { PathNotFoundError, type StorageDriver } from '../storage/index.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { StorageErrorMapper } from './storage-errors.js';
 import { blobPath, isUploadId, uploadDataPath, uploadDir, UPLOADS_ROOT } from './layout.js';
 import { acceptsMediaType, parseManifest } from './manifest.js';
 import { MediaType } from './media-types.js';
@@ -41,6 +42,9 @@ export interface PageOptions {
   limit?: number | undefined;
 }
 
+/** How long an upload's writer lease lasts without renewal (an instance killed mid-write frees it then). */
+const UPLOAD_LEASE_MS = 60_000;
+
 /**
  * The registry core: repositories, blobs, upload sessions, manifests, tags
  * and referrers, on top of a storage driver and a metadata store. It knows
@@ -54,9 +58,11 @@ export class Registry {
   private readonly uploadLocks = new KeyedMutex();
   private readonly tagLists = new TagListCache();
   readonly options: Readonly<RegistryOptions>;
+  /** This process's name as a lease owner (see withUpload). */
+  readonly instanceId = randomUUID();
 
   constructor(options: RegistryOptions) {
-    this.storage = options.storage;
+    this.storage = new StorageErrorMapper(options.storage);
     this.metadata = options.metadata;
     this.options = options;
   }
@@ -153,9 +159,33 @@ export class Registry {
   /** Appends a chunk (PATCH). Out-of-order or overlapping ranges are 416 with the current Range. */
   async appendUpload(repo: string, id: string, source: AsyncIterable<Uint8Array>, options: ChunkOptions = {}): Promise<UploadRecord> {
     this.assertWritable();
-    return this.uploadLocks.run(id, async () => {
+    return this.withUpload(id, async () => {
       const upload = await this.getUpload(repo, id);
       return this.appendLocked(upload, source, options);
+    });
+  }
+
+  /**
+   * Runs `fn` as the only writer of an upload session: one request at a
+   * time in this process (a mutex) and across instances (a lease in the
+   * shared metadata store, renewed while `fn` runs, released after). A
+   * session busy in another instance answers 409 at once; the client retries.
+   */
+  private async withUpload<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.uploadLocks.run(id, async () => {
+      const name = `upload/${id}`;
+      const take = () => this.metadata.acquireLease(name, this.instanceId, Date.now() + UPLOAD_LEASE_MS, Date.now());
+      if (!(await take())) {
+        throw new RegistryError('BLOB_UPLOAD_INVALID', 'the upload session is being written by another request; retry later', { status: 409, detail: { uuid: id } });
+      }
+      const renew = setInterval(() => { take().catch(() => undefined); }, UPLOAD_LEASE_MS / 3);
+      renew.unref();
+      try {
+        return await fn();
+      } finally {
+        clearInterval(renew);
+        await this.metadata.releaseLease(name, this.instanceId).catch(() => undefined);
+      }
     });
   }
 
@@ -196,7 +226,7 @@ export class Registry {
   async completeUpload(repo: string, id: string, digest: string, source: AsyncIterable<Uint8Array> | null, options: ChunkOptions = {}): Promise<BlobRecord> {
     this.assertWritable();
     const d = parseDigest(digest);
-    return this.uploadLocks.run(id, async () => {
+    return this.withUpload(id, async () => {
       let upload = await this.getUpload(repo, id);
       if (source) upload = await this.appendLocked(upload, source, options);
       const hash = d.algorithm === 'sha256' ? this.hashes.take(upload.id, upload.size) : null;
@@ -254,7 +284,7 @@ export class Registry {
 
   async cancelUpload(repo: string, id: string): Promise<void> {
     this.assertWritable();
-    await this.uploadLocks.run(id, async () => {
+    await this.withUpload(id, async () => {
       const upload = await this.getUpload(repo, id);
       await this.discardUpload(upload.id);
     });
@@ -275,7 +305,13 @@ export class Registry {
     const purged: string[] = [];
     for (const u of await this.metadata.listStaleUploads(before, 10_000)) {
       purged.push(u.id);
-      if (!options.dryRun) await this.uploadLocks.run(u.id, () => this.discardUpload(u.id));
+      if (options.dryRun) continue;
+      try {
+        await this.withUpload(u.id, () => this.discardUpload(u.id));
+      } catch (err) {
+        if (err instanceof RegistryError && err.code === 'BLOB_UPLOAD_INVALID') continue; // being written right now: not abandoned
+        throw err;
+      }
     }
     for (const id of await this.storage.list(UPLOADS_ROOT)) {
       if (!isUploadId(id) || purged.includes(id)) continue;

@@ -89,6 +89,18 @@ export class PathNotFoundError extends Error {
   }
 }
 
+/**
+ * Thrown by drivers when the backend cannot be reached or answers with a
+ * server-side error (an object store's 5xx, a timeout). Nothing was changed
+ * that a retry of the same call would not repair; the caller may retry later.
+ */
+export class StorageUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageUnavailableError';
+  }
+}
+
 /** Thrown by the base wrapper for a path outside the contract's grammar. */
 export class InvalidPathError extends Error {
   constructor(readonly path: string) {

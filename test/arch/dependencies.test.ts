@@ -17,10 +17,11 @@ const allowed: Record<string, string[]> = {
   metadata: ['errors'],
   auth: ['errors', 'config', 'registry'],
   registry: ['errors', 'storage', 'metadata'],
+  jobs: ['metadata'],
   identity: ['errors', 'metadata', 'auth', 'config', 'registry'],
   http: ['errors', 'registry', 'auth', 'config', 'log', 'metadata', 'identity'],
   cli: ['app', 'config', 'log', 'errors', 'tls', 'metadata', 'identity'],
-  app: ['auth', 'config', 'errors', 'http', 'log', 'metadata', 'registry', 'storage', 'identity'],
+  app: ['auth', 'config', 'errors', 'http', 'log', 'metadata', 'registry', 'storage', 'identity', 'jobs'],
 };
 
 const srcRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src');

@@ -21,9 +21,14 @@ export async function loadOrExit(flags: ConfigFlags): Promise<LoadResult & { con
 export async function configCheck(flags: ConfigFlags & { json?: boolean | undefined }): Promise<void> {
   const { config, file } = await loadOrExit(flags);
   if (flags.json) {
-    // The resolved config, except the database password.
+    // The resolved config, except the secrets (database password, S3 secret key).
     const db = config.database.kind === 'postgres' ? { ...config.database, url: redactUrl(config.database.url) } : config.database;
-    process.stdout.write(`${JSON.stringify({ ...config, database: db }, null, 2)}\n`);
+    const s3 = config.storage.s3 && {
+      ...config.storage.s3,
+      secretKey: config.storage.s3.secretKey && '***',
+      sessionToken: config.storage.s3.sessionToken && '***',
+    };
+    process.stdout.write(`${JSON.stringify({ ...config, database: db, storage: { ...config.storage, s3 } }, null, 2)}\n`);
   } else process.stdout.write(`configuration ${file ? `${file} ` : ''}is valid: listening on ${config.http.host}:${config.http.port}, data in ${config.dataDir}\n`);
 }
 

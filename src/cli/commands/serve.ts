@@ -18,6 +18,8 @@ export async function serve(flags: ConfigFlags): Promise<void> {
     if (e.code === 'EACCES') throw new ExitError(`cannot listen on ${config.http.host}:${config.http.port} or write ${config.dataDir}: permission denied.`, 1);
     // The database could not be reached or used; the message names database.url, never its password.
     if (isRegistryError(err) && err.code === 'BERTH_UNAVAILABLE') throw new ExitError(err.message, 1);
+    // The blob storage could not be reached or is misconfigured (the message names the key).
+    if (err instanceof Error && /^storage\./.test(err.message)) throw new ExitError(err.message, 1);
     // A bad first-administrator password (BERTH_ADMIN_PASSWORD).
     if (isRegistryError(err) && err.code === 'BERTH_INVALID') throw new ExitError(err.message, 2);
     throw err;
@@ -28,7 +30,9 @@ export async function serve(flags: ConfigFlags): Promise<void> {
     url: `${scheme}://${berth.address.address.includes(':') ? `[${berth.address.address}]` : berth.address.address}:${berth.address.port}/v2/`,
     'data.dir': config.dataDir,
     'storage.driver': config.storage.driver,
-    'storage.root': config.storage.rootDirectory,
+    ...(config.storage.s3
+      ? { 'storage.s3.bucket': config.storage.s3.bucket, 'storage.s3.endpoint': config.storage.s3.endpoint ?? `aws:${config.storage.s3.region}`, 'storage.s3.rootdirectory': config.storage.s3.rootDirectory }
+      : { 'storage.root': config.storage.rootDirectory }),
     'database.kind': config.database.kind,
     ...(config.database.kind === 'postgres' ? { 'database.url': redactUrl(config.database.url) } : { 'database.path': config.database.path }),
     config: file,

@@ -122,7 +122,7 @@ describe('postgres store: against a server', { skip: skipReason }, () => {
       assert.deepEqual((await query(db.url, 'select name from berth_migrations order by name')).map((r) => r.name), Object.keys(await migrationProvider('postgres').getMigrations()).sort());
       const tables = await query(db.url, "select tablename from pg_tables where schemaname = 'public' order by tablename");
       assert.deepEqual(tables.map((r) => r.tablename), [
-        'access_tokens', 'audit_events', 'berth_migrations', 'berth_migrations_lock', 'blobs', 'grants', 'manifest_references', 'manifests',
+        'access_tokens', 'audit_events', 'berth_migrations', 'berth_migrations_lock', 'blobs', 'grants', 'leases', 'manifest_references', 'manifests',
         'organizations', 'repositories', 'repository_blobs', 'tags', 'team_members', 'teams', 'uploads', 'users', 'visibility',
       ]);
       // Byte order for names and tags comes from the schema, not the database's locale.

@@ -1,0 +1,1 @@
+export { JobScheduler, type JobSchedulerOptions, type JobLogger } from './scheduler.js';
