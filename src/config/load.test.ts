@@ -125,6 +125,7 @@ test('invalid values stop the start with a message naming the key', async () => 
     [{ REGISTRY_HTTP_DRAINTIMEOUT: 'forever' }, /^http\.draintimeout: /],
     [{ REGISTRY_HTTP_TLS_CERTIFICATE: '/c.pem' }, /^http\.tls\.key: /],
     [{ REGISTRY_STORAGE: 's3' }, /^storage\.s3\.bucket: /],
+    [{ REGISTRY_STORAGE: 'gcs' }, /^storage\.gcs: this storage driver is not supported/],
     [{ REGISTRY_AUTH: 'htpasswd' }, /^auth\.htpasswd\.path: /],
     [{ REGISTRY_AUTH: 'silly' }, /^auth\.silly: /],
     [{ REGISTRY_LIMITS_MANIFESTMAXBYTES: '0' }, /^limits\.manifestmaxbytes: /],

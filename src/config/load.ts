@@ -244,6 +244,10 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
   const { host, port } = parseAddr(c.http?.addr ?? ':5000', errors);
 
   const drivers = (['filesystem', 'inmemory', 's3'] as const).filter((d) => c.storage?.[d] !== undefined);
+  // registry:2's other drivers: refuse rather than quietly keep blobs on local disk.
+  for (const other of ['azure', 'gcs', 'swift', 'oss'] as const) {
+    if (c.storage?.[other] !== undefined) errors.push(`storage.${other}: this storage driver is not supported by Berth; use storage.s3 (S3, MinIO, Ceph RGW) or storage.filesystem`);
+  }
   if (drivers.length > 1) errors.push(`storage: only one storage driver may be configured, found ${drivers.join(', ')}`);
   if (c.auth?.silly !== undefined) errors.push('auth.silly: the silly scheme is for tests of registry:2 and is not supported; use auth.htpasswd or auth.token');
   if (c.auth?.anonymous !== undefined && !(c.auth.token && !c.auth.token.rootcertbundle && !c.auth.htpasswd)) {

@@ -1,11 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { startBerth, type Berth } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/log/index.js';
 import { createScratchDatabase, type ScratchDatabase } from './postgres.js';
+import { sharedTestS3 } from './s3.js';
 
 export interface TestBerth {
   berth: Berth;
@@ -31,9 +32,24 @@ async function testDatabase(env: Record<string, string>): Promise<ScratchDatabas
   return createScratchDatabase();
 }
 
-/** An in-process Berth on an ephemeral port with its own data folder (and database, see testDatabase). */
+/**
+ * The blob storage of the HTTP tests: the filesystem unless
+ * BERTH_TEST_STORAGE=s3, then a fresh prefix (storage.s3.rootdirectory) per
+ * Berth in one S3 server per test process (s3rver, or BERTH_TEST_S3_ENDPOINT).
+ * Blob GETs are served by Berth (no redirect) unless a test asks otherwise.
+ */
+async function testStorage(env: Record<string, string>): Promise<Record<string, string>> {
+  const kind = process.env.BERTH_TEST_STORAGE ?? 'filesystem';
+  if (kind !== 'filesystem' && kind !== 's3') throw new Error(`BERTH_TEST_STORAGE must be filesystem or s3, got ${kind}`);
+  if (kind === 'filesystem' || Object.keys(env).some((k) => k.startsWith('REGISTRY_STORAGE_'))) return env;
+  const s3 = await sharedTestS3();
+  return { REGISTRY_STORAGE_REDIRECT_DISABLE: 'true', ...s3.env({ REGISTRY_STORAGE_S3_ROOTDIRECTORY: `berth-${randomUUID()}` }), ...env };
+}
+
+/** An in-process Berth on an ephemeral port with its own data folder (and database and storage, see testDatabase and testStorage). */
 export async function startTestBerth(env: Record<string, string> = {}): Promise<TestBerth> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'berth-test-'));
+  env = await testStorage(env);
   const scratch = await testDatabase(env);
   if (scratch) env = { ...env, BERTH_DATABASE_URL: scratch.url };
   const boot = async () => {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,8 @@ export interface TestS3Server {
   stop(): Promise<void>;
   restart(): Promise<void>;
   close(): Promise<void>;
+  /** Synchronous kill (for a process 'exit' handler). */
+  killNow(): void;
 }
 
 async function freePort(): Promise<number> {
@@ -71,6 +74,8 @@ export async function startTestS3(options: { bucket?: string; port?: number } = 
   const launch = async () => {
     const main = fileURLToPath(new URL('./s3rver-main.js', import.meta.url));
     child = spawn(process.execPath, [main, dir, String(port), bucket], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // The test process may end while s3rver runs (a shared server is killed on exit).
+    child.unref();
     await waitForPort(port, child, 15_000);
   };
   if (!external) {
@@ -113,6 +118,10 @@ export async function startTestS3(options: { bucket?: string; port?: number } = 
     }),
     keys,
     stop,
+    killNow() {
+      (child as ChildProcess | null)?.kill('SIGKILL');
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
     async restart() {
       if (external) throw new Error('cannot restart an external S3 server');
       await stop();
@@ -132,4 +141,18 @@ export async function startTestS3(options: { bucket?: string; port?: number } = 
       client.destroy();
     },
   };
+}
+
+let shared: Promise<TestS3Server> | null = null;
+
+/**
+ * One S3 server for the whole test process (tests keep apart by key
+ * prefix); s3rver is killed when the process exits.
+ */
+export function sharedTestS3(): Promise<TestS3Server> {
+  shared ??= startTestS3().then((s3) => {
+    process.once('exit', () => { s3.killNow(); });
+    return s3;
+  });
+  return shared;
 }
