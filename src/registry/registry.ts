@@ -277,7 +277,14 @@ export class Registry {
   private async digestOf(path: string, algorithm: 'sha256' | 'sha512', size: number): Promise<string> {
     const hash: Hash = createHash(algorithm);
     if (size > 0) {
-      for await (const chunk of await this.storage.reader(path)) hash.update(chunk as Uint8Array);
+      try {
+        for await (const chunk of await this.storage.reader(path)) hash.update(chunk as Uint8Array);
+      } catch (err) {
+        // An earlier attempt to finish this session died after moving its
+        // bytes (an instance killed mid-PUT): the session cannot be finished.
+        if (err instanceof PathNotFoundError) throw new RegistryError('BLOB_UPLOAD_INVALID', 'the upload session\'s data is gone; start a new upload', { cause: err });
+        throw err;
+      }
     }
     return `${algorithm}:${hash.digest('hex')}`;
   }

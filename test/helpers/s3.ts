@@ -100,6 +100,7 @@ export async function startTestS3(options: { bucket?: string; port?: number } = 
   const stop = async () => {
     const c = child as ChildProcess | null;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    c.ref(); // launch() unref'd it: keep the event loop alive until the exit arrives
     const exited = new Promise((r) => c.once('exit', r));
     c.kill('SIGKILL');
     await exited;
