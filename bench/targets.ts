@@ -12,7 +12,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RawConn } from './raw-http.js';
 
-export type TargetName = 'berth' | 'reference';
+/**
+ * berth: the embedded default (SQLite + filesystem in a data dir);
+ * berth-scale: Berth on PostgreSQL + S3 (s3rver), see scale.ts;
+ * reference: Distribution 2.8.
+ */
+export type TargetName = 'berth' | 'berth-scale' | 'reference';
+
+export function isBerth(name: TargetName): boolean {
+  return name === 'berth' || name === 'berth-scale';
+}
 
 export const PORT_MIN = 17000;
 export const PORT_MAX = 17099;
@@ -26,6 +35,14 @@ export const REFERENCE_BIN = '/usr/bin/docker-registry';
 
 const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
+/** Other synchronous cleanups (e.g. stopping a throwaway PostgreSQL), run after children are killed. */
+const cleanups = new Set<() => void>();
+
+/** Registers a synchronous cleanup for exit, error and signals; returns a function that unregisters it. */
+export function registerCleanup(fn: () => void): () => void {
+  cleanups.add(fn);
+  return () => cleanups.delete(fn);
+}
 
 export function trackChild(c: ChildProcess): void {
   children.add(c);
@@ -57,6 +74,14 @@ export function cleanupAllSync(): void {
     }
   }
   children.clear();
+  for (const fn of [...cleanups]) {
+    cleanups.delete(fn);
+    try {
+      fn();
+    } catch {
+      /* best effort */
+    }
+  }
   for (const d of [...tempDirs]) removeTempDir(d);
 }
 
@@ -74,16 +99,37 @@ export function ticksPerSecond(): number {
   return clkTck;
 }
 
-/** User+system CPU seconds consumed so far by a process (all its threads). */
-export function procCpuSeconds(pid: number): number {
+function statFields(pid: number): string[] | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state); utime is field 14, stime field 15.
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+    // fields[0] is field 3 (state), fields[1] the ppid; utime is field 14, stime 15, cutime 16, cstime 17.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return NaN;
+    return null;
   }
+}
+
+/** User+system CPU seconds consumed so far by a process (all its threads). */
+export function procCpuSeconds(pid: number): number {
+  const f = statFields(pid);
+  return f ? (Number(f[11]) + Number(f[12])) / ticksPerSecond() : NaN;
+}
+
+/**
+ * CPU seconds of a process tree's root, its reaped children (cutime/cstime)
+ * and its live direct children: for PostgreSQL, whose postmaster forks one
+ * backend per connection.
+ */
+export function procTreeCpuSeconds(rootPid: number): number {
+  const root = statFields(rootPid);
+  if (!root) return NaN;
+  let ticks = Number(root[11]) + Number(root[12]) + Number(root[13]) + Number(root[14]);
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const f = statFields(Number(name));
+    if (f && Number(f[1]) === rootPid) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / ticksPerSecond();
 }
 
 /** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
@@ -99,32 +145,60 @@ export function systemBusySeconds(): number {
   }
 }
 
+export interface CpuShares {
+  wallS: number;
+  server: number;
+  client: number;
+  /** The storage services of berth-scale (s3rver, PostgreSQL); 0 for the other targets. */
+  store: number;
+  other: number;
+}
+
 /**
  * CPU accounting for one measured phase, in cores (CPU seconds / wall second):
- * server = the registry process, client = the load generator (this process,
- * plus wrk's CPU when wrk drives the load), other = everything else on the
- * machine (other jobs compete for the same 2 cores and make a figure suspect).
+ * server = the registry process(es), client = the load generator (this
+ * process, plus wrk's CPU when wrk drives the load), store = s3rver and
+ * PostgreSQL for berth-scale, other = everything else on the machine (other
+ * jobs compete for the same 2 cores and make a figure suspect).
  */
 export class CpuMeter {
   private s0 = 0;
+  private st0 = 0;
   private c0: NodeJS.CpuUsage = { user: 0, system: 0 };
   private b0 = 0;
   private t0 = 0;
-  constructor(private readonly pid: number) {}
+  constructor(
+    private readonly pids: number | readonly number[],
+    private readonly storeCpuSeconds: (() => number) | null = null,
+  ) {}
+  private serverCpu(): number {
+    const pids = typeof this.pids === 'number' ? [this.pids] : this.pids;
+    let s = 0;
+    for (const p of pids) s += procCpuSeconds(p);
+    return s;
+  }
   start(): this {
-    this.s0 = procCpuSeconds(this.pid);
+    this.s0 = this.serverCpu();
+    this.st0 = this.storeCpuSeconds ? this.storeCpuSeconds() : 0;
     this.c0 = process.cpuUsage();
     this.b0 = systemBusySeconds();
     this.t0 = performance.now();
     return this;
   }
-  end(extraClientCpuS = 0): { wallS: number; server: number; client: number; other: number } {
+  end(extraClientCpuS = 0): CpuShares {
     const wallS = (performance.now() - this.t0) / 1000;
-    const server = procCpuSeconds(this.pid) - this.s0;
+    const server = this.serverCpu() - this.s0;
+    const store = this.storeCpuSeconds ? this.storeCpuSeconds() - this.st0 : 0;
     const c = process.cpuUsage(this.c0);
     const client = (c.user + c.system) / 1e6 + extraClientCpuS;
     const busy = systemBusySeconds() - this.b0;
-    return { wallS, server: server / wallS, client: client / wallS, other: Math.max(0, busy - server - client) / wallS };
+    return {
+      wallS,
+      server: server / wallS,
+      client: client / wallS,
+      store: store / wallS,
+      other: Math.max(0, busy - server - client - store) / wallS,
+    };
   }
 }
 
@@ -175,16 +249,32 @@ export interface RunningTarget {
   dir: string;
   logFile: string;
   startupMs: number;
+  /** CPU seconds of the target's storage services so far (berth-scale: s3rver + PostgreSQL), for CpuMeter. */
+  storeCpuSeconds: (() => number) | null;
   stop(): Promise<void>;
   logTail(): string;
 }
 
 export function targetAvailable(name: TargetName): string | null {
-  if (name === 'berth') {
-    return fs.existsSync(BERTH_MAIN) ? null : `${path.relative(REPO_ROOT, BERTH_MAIN)} not found (build Berth first)`;
-  }
+  if (isBerth(name) && !fs.existsSync(BERTH_MAIN)) return `${path.relative(REPO_ROOT, BERTH_MAIN)} not found (build Berth first)`;
+  if (name === 'berth') return null;
+  if (name === 'berth-scale') return scaleUnavailable();
   return fs.existsSync(REFERENCE_BIN) ? null : `${REFERENCE_BIN} is not installed`;
 }
+
+/** Why berth-scale cannot run (s3rver or PostgreSQL missing), or null. */
+function scaleUnavailable(): string | null {
+  if (!fs.existsSync(S3RVER_MAIN)) return `${path.relative(REPO_ROOT, S3RVER_MAIN)} not found (build first)`;
+  if (!fs.existsSync(path.join(REPO_ROOT, 'node_modules', 's3rver'))) return 's3rver (a devDependency) is not installed: npm install';
+  if (process.env.BERTH_BENCH_POSTGRES_URL) return null;
+  const haveInitdb =
+    (process.env.PG_BIN && fs.existsSync(path.join(process.env.PG_BIN, 'initdb'))) ||
+    (fs.existsSync('/usr/lib/postgresql') && fs.readdirSync('/usr/lib/postgresql').some((v) => fs.existsSync(`/usr/lib/postgresql/${v}/bin/initdb`)));
+  return haveInitdb ? null : 'PostgreSQL is not installed (apt-get install postgresql) and BERTH_BENCH_POSTGRES_URL is not set';
+}
+
+/** The S3-compatible test server's entry point (test/helpers/s3rver-main.ts, compiled). */
+export const S3RVER_MAIN = path.join(REPO_ROOT, 'dist', 'test', 'helpers', 's3rver-main.js');
 
 function referenceConfig(dataDir: string, port: number): string {
   // Distribution 2.8 defaults otherwise. The in-memory blob-descriptor cache is
@@ -232,7 +322,7 @@ async function waitReady(host: string, port: number, child: ChildProcess, timeou
   throw new Error(`not ready after ${timeoutMs} ms (${lastErr})`);
 }
 
-function tail(file: string, lines = 20): string {
+export function tail(file: string, lines = 20): string {
   try {
     return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
   } catch {
@@ -240,7 +330,11 @@ function tail(file: string, lines = 20): string {
   }
 }
 
-export async function startTarget(name: TargetName): Promise<RunningTarget> {
+/**
+ * Starts a registry on a fresh temp dir and port. `env` is added to Berth's
+ * environment (berth-scale: the database URL and storage.s3 settings).
+ */
+export async function startTarget(name: TargetName, options: { env?: Record<string, string> } = {}): Promise<RunningTarget> {
   const tried = new Set<number>();
   let lastErr: Error | null = null;
   // Retry on another port if something grabbed ours between the check and the bind.
@@ -253,11 +347,13 @@ export async function startTarget(name: TargetName): Promise<RunningTarget> {
     const logFile = path.join(dir, 'server.log');
     const logFd = fs.openSync(logFile, 'w');
     let child: ChildProcess;
-    if (name === 'berth') {
+    if (isBerth(name)) {
+      // BERTH_BENCH_NODE_ARGS: extra node flags for Berth, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (not allowed in NODE_OPTIONS).
+      const nodeArgs = (process.env.BERTH_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
       child = spawn(
         process.execPath,
-        [BERTH_MAIN, 'serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir],
-        { cwd: REPO_ROOT, env: { ...process.env, REGISTRY_LOG_LEVEL: 'warn' }, stdio: ['ignore', logFd, logFd] },
+        [...nodeArgs, BERTH_MAIN, 'serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir],
+        { cwd: REPO_ROOT, env: { ...process.env, REGISTRY_LOG_LEVEL: 'warn', ...options.env }, stdio: ['ignore', logFd, logFd] },
       );
     } else {
       const cfg = path.join(dir, 'config.yml');
@@ -289,6 +385,7 @@ export async function startTarget(name: TargetName): Promise<RunningTarget> {
       dir,
       logFile,
       startupMs: Date.now() - t0,
+      storeCpuSeconds: null,
       logTail: () => tail(logFile),
       stop: async () => {
         await stopChild(child);

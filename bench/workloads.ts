@@ -4,7 +4,17 @@ import crypto from 'node:crypto';
 import { RawConn, addQuery, nextLink, toPath, type RawResponse } from './raw-http.js';
 import { runRawLoad, runWrkGet, wrkAvailable, type LoadResult } from './load.js';
 import { Samples, median, nowMs, percentile, MiB } from './stats.js';
-import { CpuMeter, type RunningTarget } from './targets.js';
+import { CpuMeter, type CpuShares, type RunningTarget } from './targets.js';
+import {
+  S3_PART_SIZE,
+  berthBlobKey,
+  directGetSdk,
+  directMultipart,
+  directPut,
+  objectSize,
+  presignGet,
+  type ScaleBackend,
+} from './scale.js';
 
 // ---------------------------------------------------------------- configuration
 
@@ -71,6 +81,8 @@ export interface MetricDef {
   phase?: string;
   /** ratio: Berth must be at least `min`× better than the reference; abs: value <= max. */
   target?: { kind: 'ratio'; min: number } | { kind: 'abs'; max: number };
+  /** berth-scale (PostgreSQL + S3) must reach at least this fraction of the embedded default (in the "better" direction). */
+  scaleMin?: number;
 }
 
 export const METRICS: MetricDef[] = [
@@ -80,12 +92,21 @@ export const METRICS: MetricDef[] = [
   { key: 'pull_8_MBps', phase: 'pull_8', label: 'blob pull, 8 streams (client hashes)', unit: 'MB/s', better: 'higher', target: { kind: 'ratio', min: 1 } },
   { key: 'pull_1_nohash_MBps', phase: 'pull_1_nohash', label: 'blob pull, 1 stream (bytes only, info)', unit: 'MB/s', better: 'higher' },
   { key: 'pull_8_nohash_MBps', phase: 'pull_8_nohash', label: 'blob pull, 8 streams (bytes only, info)', unit: 'MB/s', better: 'higher' },
+  // berth-scale only: blob pulls answered with a 307 to a presigned URL (the client then reads from the store),
+  // and the direct-S3 baseline on the same s3rver in the same round.
+  { key: 'pull_1_redirect_MBps', phase: 'pull_1_redirect', label: 'blob pull, 1 stream, 307 to the store (client hashes)', unit: 'MB/s', better: 'higher' },
+  { key: 'pull_8_redirect_MBps', phase: 'pull_8_redirect', label: 'blob pull, 8 streams, 307 to the store (client hashes)', unit: 'MB/s', better: 'higher' },
+  { key: 's3_put_MBps', phase: 's3_put', label: 'direct S3: PutObject (one buffer)', unit: 'MB/s', better: 'higher' },
+  { key: 's3_mpu_MBps', phase: 's3_mpu', label: 'direct S3: multipart upload (10 MiB parts, 2 in flight)', unit: 'MB/s', better: 'higher' },
+  { key: 's3_get_1_MBps', phase: 's3_get_1', label: 'direct S3: GET, 1 stream, raw client (client hashes)', unit: 'MB/s', better: 'higher' },
+  { key: 's3_get_1_sdk_MBps', phase: 's3_get_1_sdk', label: 'direct S3: GetObject via SDK, streamed (client hashes)', unit: 'MB/s', better: 'higher' },
+  { key: 's3_get_8_MBps', phase: 's3_get_8', label: 'direct S3: GET, 8 streams, raw client (client hashes)', unit: 'MB/s', better: 'higher' },
   { key: 'small_blob_uploads_per_s', phase: 'small_blob_uploads', label: 'small blob uploads (POST+PUT), c=16', unit: 'blobs/s', better: 'higher' },
   { key: 'manifest_put_per_s', phase: 'manifest_put', label: 'manifest PUT, c=16', unit: 'ops/s', better: 'higher' },
   { key: 'manifest_put_p99_ms', phase: 'manifest_put', label: 'manifest PUT p99', unit: 'ms', better: 'lower' },
-  { key: 'manifest_get_rps', phase: 'manifest_get', label: 'manifest GET by tag, c=64', unit: 'req/s', better: 'higher', target: { kind: 'ratio', min: 1.5 } },
+  { key: 'manifest_get_rps', phase: 'manifest_get', label: 'manifest GET by tag, c=64', unit: 'req/s', better: 'higher', target: { kind: 'ratio', min: 1.5 }, scaleMin: 0.5 },
   { key: 'manifest_get_p99_ms', phase: 'manifest_get', label: 'manifest GET p99', unit: 'ms', better: 'lower' },
-  { key: 'manifest_head_rps', phase: 'manifest_head', label: 'manifest HEAD by tag, c=64', unit: 'req/s', better: 'higher', target: { kind: 'ratio', min: 1.5 } },
+  { key: 'manifest_head_rps', phase: 'manifest_head', label: 'manifest HEAD by tag, c=64', unit: 'req/s', better: 'higher', target: { kind: 'ratio', min: 1.5 }, scaleMin: 0.5 },
   { key: 'manifest_head_p99_ms', phase: 'manifest_head', label: 'manifest HEAD p99', unit: 'ms', better: 'lower' },
   { key: 'tag_put_per_s', phase: 'tag_put', label: 'tag PUTs (same manifest), c=16', unit: 'ops/s', better: 'higher' },
   { key: 'tag_list_ms', phase: 'tag_list', label: 'tag list, all tags', unit: 'ms', better: 'lower', target: { kind: 'ratio', min: 5 } },
@@ -102,6 +123,13 @@ export const CPU_PHASES = [
   'pull_8',
   'pull_1_nohash',
   'pull_8_nohash',
+  'pull_1_redirect',
+  'pull_8_redirect',
+  's3_put',
+  's3_mpu',
+  's3_get_1',
+  's3_get_1_sdk',
+  's3_get_8',
   'small_blob_uploads',
   'manifest_put',
   'manifest_get',
@@ -110,6 +138,26 @@ export const CPU_PHASES = [
   'tag_list',
   'catalog',
 ] as const;
+
+/**
+ * Berth on S3 against the same s3rver used directly, same round, same object
+ * size, same client hashing. The target is met when Berth reaches `S3_MIN` of
+ * the best direct figure of the round (the store's own throughput).
+ */
+export interface S3Comparison {
+  label: string;
+  berth: string;
+  direct: string[];
+}
+export const S3_MIN = 0.8;
+export const S3_COMPARISONS: S3Comparison[] = [
+  { label: 'push, monolithic (POST + PUT)', berth: 'push_mono_MBps', direct: ['s3_put_MBps', 's3_mpu_MBps'] },
+  { label: 'push, 8 MiB PATCH chunks', berth: 'push_chunked_MBps', direct: ['s3_put_MBps', 's3_mpu_MBps'] },
+  { label: 'pull, 1 stream, through Berth', berth: 'pull_1_MBps', direct: ['s3_get_1_MBps', 's3_get_1_sdk_MBps'] },
+  { label: 'pull, 1 stream, 307 to the store', berth: 'pull_1_redirect_MBps', direct: ['s3_get_1_MBps', 's3_get_1_sdk_MBps'] },
+  { label: 'pull, 8 streams, through Berth', berth: 'pull_8_MBps', direct: ['s3_get_8_MBps'] },
+  { label: 'pull, 8 streams, 307 to the store', berth: 'pull_8_redirect_MBps', direct: ['s3_get_8_MBps'] },
+];
 
 // ---------------------------------------------------------------- shared data
 
@@ -192,9 +240,22 @@ export function newState(): State {
   return { repos: new Set(), images: [], pullBlob: null, tagsRepo: null };
 }
 
+/** What a berth-scale round adds: its store, and a way to start a second instance that redirects blob GETs. */
+export interface ScaleCtx {
+  backend: ScaleBackend;
+  /** A second Berth on the same database and bucket with storage.redirect enabled (the main one serves blob bytes itself). */
+  startRedirectInstance(): Promise<RunningTarget>;
+}
+
 export interface Ctx {
   cfg: BenchConfig;
   target: RunningTarget;
+  /** 1-based; the order of interleaved measurements flips with it. */
+  round: number;
+  /** Set for berth-scale only. */
+  scale: ScaleCtx | null;
+  /** Further registry processes whose CPU counts as "server" (the redirecting instance while it runs). */
+  extraServerPids: number[];
   blobs: BigBlobs | null;
   /** Random per run so content is unique per run but identical for both targets. */
   nonce: string;
@@ -274,16 +335,33 @@ async function putManifest(c: RawConn, repo: string, ref: string, body: Buffer, 
   if (got && got !== digest) throw new Error(`PUT manifest: server digest ${got} != ${digest}`);
 }
 
-/** GET following same-host redirects (a registry may redirect blob reads). */
+/**
+ * GET following redirects (a registry may redirect blob reads). A redirect to
+ * another host (S3 presigned URLs) is followed on a new connection, opened
+ * inside the caller's clock: that is part of what a redirected pull costs.
+ */
 async function getFollow(ctx: Ctx, c: RawConn, path: string, headers: Record<string, string>, sink?: (b: Buffer) => void): Promise<RawResponse> {
   let p = path;
-  for (let hop = 0; hop < 4; hop++) {
-    const r = await c.request(sink ? { method: 'GET', path: p, headers, sink, timeoutMs: 600_000 } : { method: 'GET', path: p, headers });
-    if (r.status >= 300 && r.status < 400 && r.headers.has('location')) {
-      p = location(ctx, r, 'redirect');
-      continue;
+  let cur = c;
+  let other: RawConn | null = null;
+  try {
+    for (let hop = 0; hop < 4; hop++) {
+      const r = await cur.request(sink ? { method: 'GET', path: p, headers, sink, timeoutMs: 600_000 } : { method: 'GET', path: p, headers });
+      if (r.status >= 300 && r.status < 400 && r.headers.has('location')) {
+        const u = new URL(r.headers.get('location')!, `http://${cur.hostHeader}`);
+        if (u.protocol !== 'http:') throw new Error(`redirect to ${u.protocol} is not supported by the benchmark`);
+        p = u.pathname + u.search;
+        if (u.host !== cur.hostHeader) {
+          other?.close();
+          other = new RawConn(u.hostname, Number(u.port || 80), sink ? { readBufferSize: MiB } : {});
+          cur = other;
+        }
+        continue;
+      }
+      return r;
     }
-    return r;
+  } finally {
+    other?.close();
   }
   throw new Error(`too many redirects for ${path}`);
 }
@@ -310,19 +388,63 @@ async function pool(ctx: Ctx, count: number, concurrency: number, job: (i: numbe
   if (failed) throw failed;
 }
 
-/** Measures CPU (server / client / other) around a phase and stores it as `cpu:<phase>:*`, in cores. */
+function meter(ctx: Ctx): CpuMeter {
+  return new CpuMeter([ctx.target.pid, ...ctx.extraServerPids], ctx.target.storeCpuSeconds);
+}
+
+function recordCpu(ctx: Ctx, phase: string, r: CpuShares): void {
+  // /proc CPU times tick every 10 ms: shorter windows would give meaningless shares.
+  if (r.wallS < 0.5) return;
+  ctx.metrics[`cpu:${phase}:server`] = r.server;
+  ctx.metrics[`cpu:${phase}:client`] = r.client;
+  ctx.metrics[`cpu:${phase}:other`] = r.other;
+  if (ctx.target.storeCpuSeconds) ctx.metrics[`cpu:${phase}:store`] = r.store;
+}
+
+/** Measures CPU (server / client / store / other) around a phase and stores it as `cpu:<phase>:*`, in cores. */
 function cpuWindow(ctx: Ctx, phase: string): { end: (extraClientCpuS?: number) => void } {
-  const m = new CpuMeter(ctx.target.pid).start();
-  return {
-    end: (extraClientCpuS = 0) => {
-      const r = m.end(extraClientCpuS);
-      // /proc CPU times tick every 10 ms: shorter windows would give meaningless shares.
-      if (r.wallS < 0.5) return;
-      ctx.metrics[`cpu:${phase}:server`] = r.server;
-      ctx.metrics[`cpu:${phase}:client`] = r.client;
-      ctx.metrics[`cpu:${phase}:other`] = r.other;
-    },
-  };
+  const m = meter(ctx).start();
+  return { end: (extraClientCpuS = 0) => recordCpu(ctx, phase, m.end(extraClientCpuS)) };
+}
+
+/** One measured alternative in an interleaved comparison: returns MB/s. */
+interface Contender {
+  key: string;
+  phase: string;
+  run: () => Promise<number>;
+}
+
+/**
+ * Runs each contender `reps` times, in an order that is reversed every rep
+ * and every round (A B C, C B A, ...), so neither side always runs first or on
+ * a warmer machine. Records medians, and CPU summed over all of a contender's runs.
+ */
+async function interleave(ctx: Ctx, contenders: Contender[], reps: number): Promise<void> {
+  const xs = new Map<string, number[]>(contenders.map((c) => [c.key, []]));
+  const cpu = new Map<string, CpuShares>(contenders.map((c) => [c.key, { wallS: 0, server: 0, client: 0, store: 0, other: 0 }]));
+  for (let rep = 0; rep < reps; rep++) {
+    const order = (rep + ctx.round) % 2 === 1 ? contenders : [...contenders].reverse();
+    for (const c of order) {
+      const m = meter(ctx).start();
+      const v = await c.run();
+      const r = m.end();
+      xs.get(c.key)!.push(v);
+      const a = cpu.get(c.key)!;
+      // Shares are weighted by wall time: the sum is CPU seconds, divided by total wall time below.
+      a.server += r.server * r.wallS;
+      a.client += r.client * r.wallS;
+      a.store += r.store * r.wallS;
+      a.other += r.other * r.wallS;
+      a.wallS += r.wallS;
+    }
+  }
+  for (const c of contenders) {
+    const v = xs.get(c.key)!;
+    const a = cpu.get(c.key)!;
+    ctx.metrics[c.key] = median(v);
+    recordCpu(ctx, c.phase, { wallS: a.wallS, server: a.server / a.wallS, client: a.client / a.wallS, store: a.store / a.wallS, other: a.other / a.wallS });
+    ctx.log(`  ${c.key}: ${v.map((x) => x.toFixed(0)).join(', ')} MB/s`);
+  }
 }
 
 // ---------------------------------------------------------------- small images
@@ -474,7 +596,44 @@ async function tagBigRepo(ctx: Ctx, digest: string): Promise<void> {
   ctx.state.repos.add(BIG_REPO);
 }
 
+/**
+ * berth-scale: Berth's two push modes interleaved with a direct PutObject and
+ * a direct multipart upload of the same size to the same s3rver, after a
+ * small warm-up of each path (connections, JIT; objects of 2.5 parts).
+ */
+async function wlPushScale(ctx: Ctx, scale: ScaleCtx): Promise<void> {
+  const { cfg } = ctx;
+  const blobs = ctx.blobs!;
+  const size = blobs.size;
+  const b = scale.backend;
+  const body = Buffer.concat([blobs.prefix, blobs.variant('direct').tail]);
+  const warm = crypto.randomBytes(Math.min(size, Math.floor(2.5 * S3_PART_SIZE)));
+  const c = conn(ctx);
+  try {
+    await uploadMonolithic(ctx, c, BIG_REPO, [warm], sha256(warm));
+  } finally {
+    c.close();
+  }
+  await directPut(b, 'bench-direct/warm-put', warm);
+  await directMultipart(b, 'bench-direct/warm-mpu', warm);
+  const n = { mono: 0, chunked: 0, put: 0, mpu: 0 };
+  const mbps = (ms: number): number => size / 1e6 / (ms / 1000);
+  await interleave(
+    ctx,
+    [
+      { key: 'push_mono_MBps', phase: 'push_mono', run: async () => mbps(await pushBig(ctx, 'mono', `mono-${n.mono++}`)) },
+      { key: 's3_put_MBps', phase: 's3_put', run: async () => mbps(await directPut(b, `bench-direct/put-${n.put++}`, body)) },
+      { key: 'push_chunked_MBps', phase: 'push_chunked', run: async () => mbps(await pushBig(ctx, 'chunked', `chunked-${n.chunked++}`)) },
+      { key: 's3_mpu_MBps', phase: 's3_mpu', run: async () => mbps(await directMultipart(b, `bench-direct/mpu-${n.mpu++}`, body)) },
+    ],
+    cfg.pushReps,
+  );
+  ctx.state.pullBlob = { repo: BIG_REPO, digest: blobs.variant('mono-0').digest, size };
+  await tagBigRepo(ctx, ctx.state.pullBlob.digest);
+}
+
 export async function wlPush(ctx: Ctx): Promise<void> {
+  if (ctx.scale) return wlPushScale(ctx, ctx.scale);
   const { cfg } = ctx;
   const size = ctx.blobs!.size;
   const mono: number[] = [];
@@ -505,11 +664,22 @@ async function ensurePullBlob(ctx: Ctx): Promise<{ repo: string; digest: string;
   return ctx.state.pullBlob;
 }
 
-/** Pulls the blob over `streams` parallel raw connections; returns MB/s for all bytes together. */
-async function pullOnce(ctx: Ctx, streams: number, hash: boolean): Promise<number> {
-  const b = await ensurePullBlob(ctx);
+/**
+ * GETs a blob over `streams` parallel raw connections to host:port (following
+ * redirects); the client hashes while reading (or only counts bytes) and
+ * checks digest and length. Returns MB/s for all bytes together.
+ */
+async function timedGet(
+  ctx: Ctx,
+  host: string,
+  port: number,
+  path: string,
+  streams: number,
+  hash: boolean,
+  b: { digest: string; size: number },
+): Promise<number> {
   // 1 MiB reused read buffer per stream: see RawConn (keeps the client's CPU per byte low).
-  const conns = Array.from({ length: streams }, () => conn(ctx, MiB));
+  const conns = Array.from({ length: streams }, () => new RawConn(host, port, { readBufferSize: MiB }));
   // Connections are opened before the clock starts: this measures transfer, not connect.
   await Promise.all(conns.map((c) => c.connect()));
   const t0 = nowMs();
@@ -519,7 +689,7 @@ async function pullOnce(ctx: Ctx, streams: number, hash: boolean): Promise<numbe
         const h = hash ? crypto.createHash('sha256') : null;
         let n = 0;
         const sink = h ? (chunk: Buffer) => h.update(chunk) : (chunk: Buffer) => void (n += chunk.length);
-        const r = await getFollow(ctx, c, `/v2/${b.repo}/blobs/${b.digest}`, {}, sink);
+        const r = await getFollow(ctx, c, path, {}, sink);
         expectStatus(r, [200], 'GET blob');
         if (r.bodyBytes !== b.size) throw new Error(`GET blob: got ${r.bodyBytes} bytes, expected ${b.size}`);
         if (h) {
@@ -535,7 +705,81 @@ async function pullOnce(ctx: Ctx, streams: number, hash: boolean): Promise<numbe
   return (streams * b.size) / 1e6 / (ms / 1000);
 }
 
+/** Pulls the blob from the target under test (or `via`, another instance) over `streams` connections; MB/s. */
+async function pullOnce(ctx: Ctx, streams: number, hash: boolean, via?: RunningTarget): Promise<number> {
+  const b = await ensurePullBlob(ctx);
+  const t = via ?? ctx.target;
+  return timedGet(ctx, t.host, t.port, `/v2/${b.repo}/blobs/${b.digest}`, streams, hash, b);
+}
+
+/**
+ * berth-scale: pulls through Berth (the main instance serves the bytes), via
+ * a 307 to a presigned URL (a second instance with redirects on), and
+ * directly from s3rver: the very object Berth stores the blob in, with the
+ * same raw client and hashing, and with the SDK's GetObject. Interleaved,
+ * after one warm-up run of each path.
+ */
+async function wlPullScale(ctx: Ctx, scale: ScaleCtx): Promise<void> {
+  const { cfg } = ctx;
+  const b = await ensurePullBlob(ctx);
+  const bk = scale.backend;
+  let key = berthBlobKey(b.digest);
+  if ((await objectSize(bk, key)) !== b.size) {
+    // Berth's layout changed: read an identical copy instead (same size and bytes).
+    key = 'bench-direct/pull-copy';
+    await directPut(bk, key, Buffer.concat([ctx.blobs!.prefix, ctx.blobs!.variant('mono-0').tail]));
+    ctx.notes.push(`direct S3 GET read a copy of the blob: ${berthBlobKey(b.digest)} was not found`);
+  }
+  const rawDirect = async (streams: number): Promise<number> => {
+    const u = new URL(await presignGet(bk, key));
+    return timedGet(ctx, bk.s3Host, bk.s3Port, u.pathname + u.search, streams, true, b);
+  };
+  const sdkDirect = async (): Promise<number> => b.size / 1e6 / ((await directGetSdk(bk, key, b.digest, b.size)) / 1000);
+  const redirecting = await scale.startRedirectInstance();
+  ctx.extraServerPids.push(redirecting.pid);
+  try {
+    // The redirect must actually happen (a 307 to the store), or the rows would measure Berth's own serving.
+    const rc = new RawConn(redirecting.host, redirecting.port);
+    try {
+      const r = await rc.request({ method: 'GET', path: `/v2/${b.repo}/blobs/${b.digest}` });
+      if (r.status !== 307 || !(r.headers.get('location') ?? '').startsWith(bk.endpoint)) {
+        throw new Error(`redirecting instance answered ${r.status} ${r.headers.get('location') ?? ''}, expected a 307 to ${bk.endpoint}`);
+      }
+    } finally {
+      rc.close();
+    }
+    const one: Contender[] = [
+      { key: 'pull_1_MBps', phase: 'pull_1', run: () => pullOnce(ctx, 1, true) },
+      { key: 's3_get_1_MBps', phase: 's3_get_1', run: () => rawDirect(1) },
+      { key: 'pull_1_redirect_MBps', phase: 'pull_1_redirect', run: () => pullOnce(ctx, 1, true, redirecting) },
+      { key: 's3_get_1_sdk_MBps', phase: 's3_get_1_sdk', run: sdkDirect },
+    ];
+    for (const c of one) await c.run(); // warm-up: page cache, connections, JIT of every path
+    await interleave(ctx, one, cfg.pull1Reps);
+    await interleave(
+      ctx,
+      [
+        { key: 'pull_8_MBps', phase: 'pull_8', run: () => pullOnce(ctx, cfg.pullStreams, true) },
+        { key: 's3_get_8_MBps', phase: 's3_get_8', run: () => rawDirect(cfg.pullStreams) },
+        { key: 'pull_8_redirect_MBps', phase: 'pull_8_redirect', run: () => pullOnce(ctx, cfg.pullStreams, true, redirecting) },
+      ],
+      cfg.pull8Reps,
+    );
+  } finally {
+    ctx.extraServerPids.splice(ctx.extraServerPids.indexOf(redirecting.pid), 1);
+    await redirecting.stop();
+  }
+  // Information only, as for the other targets: Berth's serving without the client's hashing.
+  const xs: number[] = [];
+  const cpu = cpuWindow(ctx, 'pull_1_nohash');
+  for (let i = 0; i < cfg.pull1Reps; i++) xs.push(await pullOnce(ctx, 1, false));
+  cpu.end();
+  ctx.metrics['pull_1_nohash_MBps'] = median(xs);
+  ctx.log(`  pull_1_nohash_MBps: ${xs.map((x) => x.toFixed(0)).join(', ')} MB/s`);
+}
+
 export async function wlPull(ctx: Ctx): Promise<void> {
+  if (ctx.scale) return wlPullScale(ctx, ctx.scale);
   const { cfg } = ctx;
   await ensurePullBlob(ctx);
   await pullOnce(ctx, 1, false); // warm the page cache for both targets alike
