@@ -453,6 +453,11 @@ export class S3Driver implements StorageDriver {
     return r.UploadId;
   }
 
+  /** Server-side copy of one object (up to 5 GiB), replacing `toKey` atomically. */
+  private async copyObject(fromKey: string, toKey: string): Promise<void> {
+    await this.send('copy an object', () => this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: toKey, CopySource: this.copySource(fromKey), ...this.writeParams })));
+  }
+
   private copySource(key: string): string {
     return `${this.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
   }
@@ -470,9 +475,7 @@ export class S3Driver implements StorageDriver {
     if (state.uploadId === null) {
       // No whole part yet: the tail (or nothing) is the object.
       if (state.tail) {
-        await this.send('copy an object', () => this.client.send(new CopyObjectCommand({
-          Bucket: this.bucket, Key: key, CopySource: this.copySource(dir + state.tail!.name), ...this.writeParams,
-        })));
+        await this.copyObject(dir + state.tail.name, key);
       } else {
         await this.send('write an object', () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: new Uint8Array(0), ContentLength: 0, ...this.writeParams })));
       }
@@ -508,7 +511,7 @@ export class S3Driver implements StorageDriver {
     if (info.size > MAX_SINGLE_COPY_BYTES || (info.size >= this.copyThreshold && this.partCopy)) {
       await this.copyInParts(fromKey, toKey, info.size);
     } else {
-      await this.send('copy an object', () => this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: toKey, CopySource: this.copySource(fromKey), ...this.writeParams })));
+      await this.copyObject(fromKey, toKey);
     }
     await this.deleteKeys([fromKey]);
     await this.discardAppend(to);
@@ -539,7 +542,7 @@ export class S3Driver implements StorageDriver {
       if (isNotImplemented(err) && size <= MAX_SINGLE_COPY_BYTES) {
         // The store has no part copies (s3rver): a single copy still works.
         this.partCopy = false;
-        await this.send('copy an object', () => this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: toKey, CopySource: this.copySource(fromKey), ...this.writeParams })));
+        await this.copyObject(fromKey, toKey);
         return;
       }
       throw classify(err, 'copy an object');
