@@ -57,10 +57,32 @@ async function guarded<T>(p: Promise<T>): Promise<T> {
   }
 }
 
+/** Statements named so far (SQL text -> name); see preparedName. */
+const statementNames = new Map<string, string>();
+/** Distinct statements Berth prepares at most; later ones run unnamed (parsed each time). */
+const MAX_PREPARED = 500;
+
+/**
+ * A stable name for a statement's SQL text, so each pooled connection parses
+ * and plans it once (a named prepared statement) instead of on every call:
+ * for the one-row lookups that serve manifests that is a large share of the
+ * server's work. Kysely compiles a query shape to the same text every time;
+ * texts that vary (IN lists of different lengths) stay bounded by the cap.
+ */
+function preparedName(sql: string): string | undefined {
+  let name = statementNames.get(sql);
+  if (name === undefined && statementNames.size < MAX_PREPARED) {
+    name = `berth_${statementNames.size}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
 /**
  * The pool as Kysely's PostgresDialect sees it, with every connection-level
  * failure (checking a connection out, or any statement including BEGIN and
- * COMMIT) turned into BERTH_UNAVAILABLE. Wrapping the pool rather than each
+ * COMMIT) turned into BERTH_UNAVAILABLE, and each statement prepared once per
+ * connection. Wrapping the pool rather than each
  * store method means no query can forget it.
  */
 export function unavailableMappingPool(pool: Pool): PostgresPool {
@@ -72,7 +94,10 @@ export function unavailableMappingPool(pool: Pool): PostgresPool {
       if (!wrapper) {
         wrapper = {
           // Kysely also declares a cursor overload; Berth never streams, so only (sql, parameters) is called.
-          query: ((sql: string, parameters: readonly unknown[]) => guarded(client.query(sql, [...parameters]))) as unknown as PostgresPoolClient['query'],
+          query: ((sql: string, parameters: readonly unknown[]) => {
+            const name = preparedName(sql);
+            return guarded(name ? client.query({ name, text: sql, values: [...parameters] }) : client.query(sql, [...parameters]));
+          }) as unknown as PostgresPoolClient['query'],
           release: () => client.release(),
         };
         wrappers.set(client, wrapper);
