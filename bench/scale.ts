@@ -117,6 +117,8 @@ export interface ScaleBackend {
   bucket: string;
   dbName: string;
   client: S3Client;
+  /** The key of the object holding a blob Berth stored (its recorded location, see src/registry/layout.ts), or null. */
+  blobKey(digest: string): Promise<string | null>;
   /** Environment for a Berth instance on this database and bucket; redirect=false serves blob bytes through Berth. */
   berthEnv(redirect: boolean): Record<string, string>;
   /** CPU seconds used so far by s3rver plus (when we started it) PostgreSQL. */
@@ -202,6 +204,12 @@ export async function startScaleBackend(pgServer: PgServer): Promise<ScaleBacken
     bucket,
     dbName,
     client,
+    blobKey: async (digest) => {
+      const r = await onPg(dbUrl.toString(), (c) => c.query<{ location: string | null }>('select location from blobs where digest = $1', [digest]));
+      const row = r.rows[0];
+      if (!row) return null;
+      return row.location ? row.location.slice(1) : contentAddress(digest);
+    },
     berthEnv: (redirect) => ({
       BERTH_DATABASE_URL: dbUrl.toString(),
       REGISTRY_STORAGE_S3_BUCKET: bucket,
@@ -231,8 +239,8 @@ export async function startScaleBackend(pgServer: PgServer): Promise<ScaleBacken
 
 // ---------------------------------------------------------------- direct S3 operations (timed by the caller)
 
-/** Where Berth's S3 driver keeps a blob (storage.s3.rootdirectory unset): see src/registry/layout.ts blobPath. */
-export function berthBlobKey(digest: string): string {
+/** A blob's content address in Berth's layout (storage.s3.rootdirectory unset): see src/registry/layout.ts blobPath. */
+function contentAddress(digest: string): string {
   const [alg, hex] = digest.split(':') as [string, string];
   return `blobs/${alg}/${hex.slice(0, 2)}/${hex}`;
 }

@@ -7,7 +7,6 @@ import { Samples, median, nowMs, percentile, MiB } from './stats.js';
 import { CpuMeter, type CpuShares, type RunningTarget } from './targets.js';
 import {
   S3_PART_SIZE,
-  berthBlobKey,
   directGetSdk,
   directMultipart,
   directPut,
@@ -723,12 +722,13 @@ async function wlPullScale(ctx: Ctx, scale: ScaleCtx): Promise<void> {
   const { cfg } = ctx;
   const b = await ensurePullBlob(ctx);
   const bk = scale.backend;
-  let key = berthBlobKey(b.digest);
-  if ((await objectSize(bk, key)) !== b.size) {
-    // Berth's layout changed: read an identical copy instead (same size and bytes).
+  const stored = await bk.blobKey(b.digest);
+  let key = stored ?? 'bench-direct/pull-copy';
+  if (stored === null || (await objectSize(bk, stored)) !== b.size) {
+    // Not where Berth's metadata says: read an identical copy instead (same size and bytes).
     key = 'bench-direct/pull-copy';
     await directPut(bk, key, Buffer.concat([ctx.blobs!.prefix, ctx.blobs!.variant('mono-0').tail]));
-    ctx.notes.push(`direct S3 GET read a copy of the blob: ${berthBlobKey(b.digest)} was not found`);
+    ctx.notes.push(`direct S3 GET read a copy of the blob: Berth's object ${stored ?? '(no blob record)'} was not found`);
   }
   const rawDirect = async (streams: number): Promise<number> => {
     const u = new URL(await presignGet(bk, key));

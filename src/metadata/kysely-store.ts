@@ -32,6 +32,10 @@ function toManifest(row: ManifestRow): ManifestRecord {
   };
 }
 
+function toBlob(row: { digest: string; size: number; location: string | null }): BlobRecord {
+  return row.location === null ? { digest: row.digest, size: Number(row.size) } : { digest: row.digest, size: Number(row.size), location: row.location };
+}
+
 function toUpload(row: Database['uploads']): UploadRecord {
   return { id: row.id, repository: row.repository, size: Number(row.size), createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) };
 }
@@ -82,26 +86,39 @@ export abstract class KyselyStore implements MetadataStore {
   }
 
   async getBlob(digest: string): Promise<BlobRecord | null> {
-    const row = await this.db.selectFrom('blobs').select(['digest', 'size']).where('digest', '=', digest).executeTakeFirst();
-    return row ? { digest: row.digest, size: Number(row.size) } : null;
+    const row = await this.db.selectFrom('blobs').select(['digest', 'size', 'location']).where('digest', '=', digest).executeTakeFirst();
+    return row ? toBlob(row) : null;
   }
 
   async getLinkedBlob(repository: string, digest: string): Promise<BlobRecord | null> {
     const row = await this.db.selectFrom('repository_blobs as rb')
       .innerJoin('blobs as b', 'b.digest', 'rb.digest')
-      .select(['b.digest', 'b.size'])
+      .select(['b.digest', 'b.size', 'b.location'])
       .where('rb.repository', '=', repository).where('rb.digest', '=', digest)
       .executeTakeFirst();
-    return row ? { digest: row.digest, size: Number(row.size) } : null;
+    return row ? toBlob(row) : null;
   }
 
-  async linkBlob(repository: string, blob: BlobRecord): Promise<void> {
+  async linkBlob(repository: string, blob: BlobRecord, options: { uploadId?: string } = {}): Promise<BlobRecord> {
     const now = Date.now();
-    await this.db.transaction().execute(async (trx) => {
+    return this.db.transaction().execute(async (trx) => {
       await trx.insertInto('repositories').values({ name: repository, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
-      await trx.insertInto('blobs').values({ digest: blob.digest, size: blob.size, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
+      await trx.insertInto('blobs').values({ digest: blob.digest, size: blob.size, created_at: now, location: blob.location ?? null }).onConflict((oc) => oc.doNothing()).execute();
       await trx.insertInto('repository_blobs').values({ repository, digest: blob.digest, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
+      if (options.uploadId !== undefined) await trx.deleteFrom('uploads').where('id', '=', options.uploadId).execute();
+      const stored = await trx.selectFrom('blobs').select(['digest', 'size', 'location']).where('digest', '=', blob.digest).executeTakeFirstOrThrow();
+      return toBlob(stored);
     });
+  }
+
+  async blobLocationsInUse(locations: string[]): Promise<string[]> {
+    const wanted = [...new Set(locations)];
+    const found: string[] = [];
+    for (let i = 0; i < wanted.length; i += INSERT_BATCH) {
+      const rows = await this.db.selectFrom('blobs').select('location').where('location', 'in', wanted.slice(i, i + INSERT_BATCH)).execute();
+      for (const r of rows) if (r.location !== null) found.push(r.location);
+    }
+    return found;
   }
 
   async unlinkBlob(repository: string, digest: string): Promise<boolean> {

@@ -166,6 +166,15 @@ function migrations(flavor: Flavor): Record<string, Migration> {
           .execute();
       },
     },
+    // Where a blob's bytes are when not at their content address: object
+    // stores keep a blob where it was uploaded (registry.ts, commitBlob).
+    // NULL for every blob written before, and for the filesystem.
+    '0006_blob_locations': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('blobs').addColumn('location', 'text').execute();
+        await db.schema.createIndex('blobs_location').on('blobs').column('location').execute();
+      },
+    },
   };
 }
 

@@ -7,7 +7,7 @@ import type { ColumnType } from 'kysely';
  */
 export interface Database {
   repositories: { name: string; created_at: number; tags_version: ColumnType<number, number | undefined, number> };
-  blobs: { digest: string; size: number; created_at: number };
+  blobs: { digest: string; size: number; created_at: number; location: ColumnType<string | null, string | null | undefined, string | null> };
   repository_blobs: { repository: string; digest: string; created_at: number };
   manifests: {
     repository: string;

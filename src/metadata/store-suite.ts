@@ -46,6 +46,23 @@ export function runMetadataSuite(options: StoreSuiteOptions): void {
       assert.deepEqual(await store.getBlob(d(1)), { digest: d(1), size: 10 }, 'unlinking never forgets the blob itself');
     });
 
+    it('records where a blob is stored, keeps the first record, and ends the upload session in the same transaction', async () => {
+      const now = Date.now();
+      await store.createUpload({ id: 'loc-upload-1', repository: 'loc/a', size: 5, createdAt: now, updatedAt: now });
+      const first = await store.linkBlob('loc/a', { digest: d(30), size: 5, location: '/blobdata/one' }, { uploadId: 'loc-upload-1' });
+      assert.deepEqual(first, { digest: d(30), size: 5, location: '/blobdata/one' });
+      assert.equal(await store.getUpload('loc-upload-1'), null, 'the session is gone with the commit');
+      assert.deepEqual(await store.getLinkedBlob('loc/a', d(30)), first);
+      // A second upload of the same bytes elsewhere: the first record stays in force.
+      const second = await store.linkBlob('loc/b', { digest: d(30), size: 5, location: '/blobdata/two' });
+      assert.deepEqual(second, first);
+      assert.deepEqual(await store.getLinkedBlob('loc/b', d(30)), first);
+      assert.deepEqual((await store.blobLocationsInUse(['/blobdata/two', '/blobdata/one', '/blobdata/one'])).sort(), ['/blobdata/one']);
+      assert.deepEqual(await store.blobLocationsInUse([]), []);
+      // Content-addressed blobs have no location.
+      assert.deepEqual(await store.linkBlob('loc/a', { digest: d(31), size: 1 }), { digest: d(31), size: 1 });
+    });
+
     it('stores manifests with their exact bytes, tags them and resolves tags', async () => {
       await store.putManifest({ manifest: manifest('m/a', d(10)), references: [{ digest: d(1), kind: 'blob' }], tag: 'v1' });
       const got = await store.getManifest('m/a', d(10));

@@ -42,10 +42,19 @@ export interface MetadataStore {
   getBlob(digest: string): Promise<BlobRecord | null>;
   /** The blob if it is linked into `repository` (the only way a client may read it there). */
   getLinkedBlob(repository: string, digest: string): Promise<BlobRecord | null>;
-  /** Records a blob (idempotent) and links it into `repository`. */
-  linkBlob(repository: string, blob: BlobRecord): Promise<void>;
+  /**
+   * Records a blob and links it into `repository`, in one transaction that
+   * also deletes the upload session `options.uploadId` when given (so a
+   * session and the blob it became never both own the bytes). A blob with
+   * that digest already recorded is kept as it is (with its location): the
+   * record that is in force is returned, and a caller whose `location`
+   * differs owns bytes that nobody references.
+   */
+  linkBlob(repository: string, blob: BlobRecord, options?: { uploadId?: string }): Promise<BlobRecord>;
   /** Removes a blob link; returns false when the repository had no such link. */
   unlinkBlob(repository: string, digest: string): Promise<boolean>;
+  /** Which of `locations` are the recorded location of some blob. */
+  blobLocationsInUse(locations: string[]): Promise<string[]>;
   /** Which of `digests` are not linked blobs of `repository`. */
   missingBlobs(repository: string, digests: string[]): Promise<string[]>;
 
@@ -104,6 +113,11 @@ export interface MetadataStore {
 export interface BlobRecord {
   digest: string;
   size: number;
+  /**
+   * The storage path of the bytes when they are not at the blob's content
+   * address (registry/layout.ts); absent for content-addressed blobs.
+   */
+  location?: string;
 }
 
 export interface ManifestRecord {

@@ -1,14 +1,25 @@
+import { createHash } from 'node:crypto';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SqliteStore } from '../metadata/sqlite/sqlite-store.js';
 import { BaseDriver } from '../storage/base.js';
 import { InMemoryDriver } from '../storage/drivers/inmemory.js';
 import { Registry } from './registry.js';
-import { uploadDataPath } from './layout.js';
+import { storedDataPath, uploadDataPath } from './layout.js';
 import { RegistryError } from '../errors/index.js';
 
 async function* bytes(s: string): AsyncGenerator<Buffer> {
   yield Buffer.from(s);
+}
+
+function sha256(s: string): string {
+  return `sha256:${createHash('sha256').update(s).digest('hex')}`;
+}
+
+async function readAll(r: AsyncIterable<unknown>): Promise<string> {
+  const out: Buffer[] = [];
+  for await (const c of r) out.push(Buffer.from(c as Uint8Array));
+  return Buffer.concat(out).toString();
 }
 
 describe('Registry core', () => {
@@ -61,5 +72,67 @@ describe('Registry core', () => {
   it('refuses an upload of another repository\'s session', async () => {
     const u = await registry.startUpload('own/a');
     await assert.rejects(registry.getUpload('own/b', u.id), (e: unknown) => e instanceof RegistryError && e.code === 'BLOB_UPLOAD_UNKNOWN');
+  });
+});
+
+describe('Registry core on an object store (no rename: blobs stay where they were uploaded)', () => {
+  let metadata: SqliteStore;
+  let storage: BaseDriver;
+  let registry: Registry;
+  before(async () => {
+    metadata = new SqliteStore({ path: ':memory:' });
+    await metadata.init();
+    storage = new BaseDriver(new InMemoryDriver({ copiesOnMove: true }));
+    registry = new Registry({ storage, metadata, deleteEnabled: true, readOnly: false, manifestMaxBytes: 1024 });
+  });
+  after(async () => {
+    await metadata.close();
+  });
+
+  it('records the upload\'s own object as the blob, without moving it, and ends the session with the same commit', async () => {
+    const u = await registry.startUpload('obj/a');
+    await registry.appendUpload('obj/a', u.id, bytes('hello '), { range: { start: 0, end: 5 }, contentLength: 6 });
+    await registry.appendUpload('obj/a', u.id, bytes('world'), { range: { start: 6, end: 10 }, contentLength: 5 });
+    const blob = await registry.completeUpload('obj/a', u.id, sha256('hello world'), null);
+    assert.deepEqual(blob, { digest: sha256('hello world'), size: 11, location: storedDataPath(u.id) });
+    assert.equal(await metadata.getUpload(u.id), null);
+    assert.deepEqual(await storage.list('/'), ['blobdata'], 'nothing was copied to a content address');
+    assert.equal(await readAll(await registry.openBlob(await registry.statBlob('obj/a', blob.digest), null)), 'hello world');
+    assert.equal(registry.blobStoragePath(blob), `blobdata/${u.id}`);
+  });
+
+  it('keeps the first copy of a blob pushed twice and deletes the second', async () => {
+    const first = await registry.putBlob('obj/b', sha256('twice'), bytes('twice'), { contentLength: 5 });
+    const u = await registry.startUpload('obj/c');
+    const second = await registry.completeUpload('obj/c', u.id, sha256('twice'), bytes('twice'), { contentLength: 5 });
+    assert.equal(second.location, first.location);
+    assert.equal(await storage.stat(storedDataPath(u.id)), null, 'the duplicate bytes are gone');
+    assert.equal(await readAll(await registry.openBlob(await registry.statBlob('obj/c', second.digest), null)), 'twice');
+  });
+
+  it('finishes an upload another instance wrote (no hash state here: the bytes are re-read)', async () => {
+    const other = new Registry({ storage, metadata, deleteEnabled: true, readOnly: false, manifestMaxBytes: 1024 });
+    const u = await other.startUpload('obj/d');
+    await other.appendUpload('obj/d', u.id, bytes('from elsewhere'));
+    const blob = await registry.completeUpload('obj/d', u.id, sha256('from elsewhere'), null);
+    assert.equal(blob.location, storedDataPath(u.id));
+    await assert.rejects(registry.putBlob('obj/d', sha256('right'), bytes('wrong'), { contentLength: 5 }), (e: unknown) => e instanceof RegistryError && e.code === 'DIGEST_INVALID');
+    const ids = await storage.list('/blobdata');
+    const inUse = await metadata.blobLocationsInUse(ids.map(storedDataPath));
+    assert.equal(inUse.length, ids.length, 'a refused upload leaves no bytes behind');
+  });
+
+  it('purges stored bytes that neither a session nor a blob owns, never a blob\'s', async () => {
+    const kept = await registry.putBlob('obj/e', sha256('kept'), bytes('kept'), { contentLength: 4 });
+    const stale = await registry.startUpload('obj/e');
+    await registry.appendUpload('obj/e', stale.id, bytes('abandoned'));
+    const orphan = '0b6c1f2e-0000-4000-8000-00000000beef';
+    await storage.putContent(storedDataPath(orphan), Buffer.from('crash leftovers'));
+    const purged = await registry.purgeUploads(30_000, { now: Date.now() + 60_000 });
+    assert.ok(purged.includes(stale.id) && purged.includes(orphan));
+    assert.equal(await storage.stat(storedDataPath(stale.id)), null);
+    assert.equal(await storage.stat(storedDataPath(orphan)), null);
+    assert.equal(await readAll(await registry.openBlob(kept, null)), 'kept');
+    for (const id of await storage.list('/blobdata')) assert.equal((await metadata.blobLocationsInUse([storedDataPath(id)])).length, 1, `${id} is a blob`);
   });
 });

@@ -5,7 +5,7 @@ import type { BlobRecord, ManifestRecord, MetadataStore, UploadRecord } from '..
 import { PathNotFoundError, type StorageDriver } from '../storage/index.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { StorageErrorMapper } from './storage-errors.js';
-import { blobPath, isUploadId, uploadDataPath, uploadDir, UPLOADS_ROOT } from './layout.js';
+import { blobPath, isUploadId, storedDataPath, STORED_ROOT, uploadDataPath, uploadDir, UPLOADS_ROOT } from './layout.js';
 import { acceptsMediaType, parseManifest } from './manifest.js';
 import { MediaType } from './media-types.js';
 import { assertRepositoryName, isValidRepositoryName, parseDigest, parseReference, type ParsedDigest } from './names.js';
@@ -89,9 +89,14 @@ export class Registry {
     return blob;
   }
 
+  /** Where a blob's bytes are: its recorded location, else its content address. */
+  private blobLocation(blob: BlobRecord): string {
+    return blob.location ?? blobPath(parseDigest(blob.digest));
+  }
+
   /** Opens a blob's bytes (optionally a range already validated against its size). */
   async openBlob(blob: BlobRecord, range: ByteRange | null, signal?: AbortSignal): Promise<Readable> {
-    const path = blobPath(parseDigest(blob.digest));
+    const path = this.blobLocation(blob);
     try {
       return await this.storage.reader(path, range ? { offset: range.start, length: range.end - range.start + 1, signal } : { signal });
     } catch (err) {
@@ -104,12 +109,12 @@ export class Registry {
 
   /** The blob's path in the storage layout (relative to the storage root), for a front end that serves files. */
   blobStoragePath(blob: BlobRecord): string {
-    return blobPath(parseDigest(blob.digest)).slice(1);
+    return this.blobLocation(blob).slice(1);
   }
 
   /** A presigned URL for the blob when the storage backend offers one. */
   async blobRedirectUrl(blob: BlobRecord, method: 'GET' | 'HEAD'): Promise<string | null> {
-    return this.storage.redirectUrl(blobPath(parseDigest(blob.digest)), { method, expiresInSeconds: 1200 });
+    return this.storage.redirectUrl(this.blobLocation(blob), { method, expiresInSeconds: 1200 });
   }
 
   /** Removes a blob from a repository (its bytes stay until garbage collection). */
@@ -161,8 +166,20 @@ export class Registry {
     this.assertWritable();
     return this.withUpload(id, async () => {
       const upload = await this.getUpload(repo, id);
-      return this.appendLocked(upload, source, options);
+      // A PATCH without Content-Range at the start is a streamed upload
+      // (docker, skopeo): its PUT normally follows with no body, so the
+      // storage may finish the object now (a later chunk still works).
+      return this.appendLocked(upload, source, options, !options.range && upload.size === 0);
     });
+  }
+
+  /**
+   * Where an upload's bytes go: the upload folder on a filesystem (then
+   * renamed to the content address), or `blobdata/<id>` on an object store,
+   * where they stay as the blob (see layout.ts).
+   */
+  private dataPath(id: string): string {
+    return this.storage.copiesOnMove ? storedDataPath(id) : uploadDataPath(id);
   }
 
   /**
@@ -197,7 +214,7 @@ export class Registry {
     });
   }
 
-  private async appendLocked(upload: UploadRecord, source: AsyncIterable<Uint8Array>, options: ChunkOptions): Promise<UploadRecord> {
+  private async appendLocked(upload: UploadRecord, source: AsyncIterable<Uint8Array>, options: ChunkOptions, final: boolean): Promise<UploadRecord> {
     const { range, contentLength } = options;
     if (range) {
       if (range.start !== upload.size) throw this.rangeError(upload, `chunk starts at ${range.start}, the upload has ${upload.size} bytes`);
@@ -210,7 +227,9 @@ export class Registry {
     const exact = range ? range.end - range.start + 1 : undefined;
     // On any failure the driver restores the data; the hash state saw bytes that
     // are gone, so it is not put back and the next step re-reads instead.
-    const newSize = await this.storage.append(uploadDataPath(upload.id), hashing(source, hash, counter, exact), { signal: options.signal });
+    const newSize = await this.storage.append(this.dataPath(upload.id), hashing(source, hash, counter, exact), {
+      signal: options.signal, expectedBytes: exact ?? contentLength, final,
+    });
     if (newSize !== upload.size + counter.bytes) {
       throw new Error(`upload ${upload.id}: storage size ${newSize} differs from expected ${upload.size + counter.bytes}`);
     }
@@ -228,17 +247,17 @@ export class Registry {
     const d = parseDigest(digest);
     return this.withUpload(id, async () => {
       let upload = await this.getUpload(repo, id);
-      if (source) upload = await this.appendLocked(upload, source, options);
+      if (source) upload = await this.appendLocked(upload, source, options, true);
+      const path = this.dataPath(upload.id);
       const hash = d.algorithm === 'sha256' ? this.hashes.take(upload.id, upload.size) : null;
-      const actual = hash ? `sha256:${hash.digest('hex')}` : await this.digestOf(uploadDataPath(upload.id), d.algorithm, upload.size);
+      const actual = hash ? `sha256:${hash.digest('hex')}` : await this.digestOf(path, d.algorithm, upload.size);
       if (actual !== d.digest) {
         await this.discardUpload(upload.id);
         throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { detail: { digest: d.digest } });
       }
-      const blob = { digest: d.digest, size: upload.size };
-      await this.commitBlob(uploadDataPath(upload.id), d, blob, repo);
-      await this.metadata.deleteUpload(upload.id);
-      await this.storage.delete(uploadDir(upload.id));
+      const blob = await this.commitBlob(path, d, upload.size, repo, upload.id);
+      this.hashes.drop(upload.id);
+      if (!this.storage.copiesOnMove) await this.storage.delete(uploadDir(upload.id));
       return blob;
     });
   }
@@ -249,29 +268,42 @@ export class Registry {
     this.assertWritable();
     const d = parseDigest(digest);
     const id = randomUUID();
-    const path = uploadDataPath(id);
+    const path = this.dataPath(id);
     const hash = createHash(d.algorithm);
     const counter = { bytes: 0 };
+    let committed = false;
     try {
-      const size = await this.storage.append(path, hashing(source, hash, counter), { signal: options.signal });
-      if (options.contentLength !== undefined && size !== options.contentLength) {
-        throw new RegistryError('SIZE_INVALID', undefined, { detail: { size, contentLength: options.contentLength } });
-      }
+      const size = await this.storage.append(path, hashing(source, hash, counter), { signal: options.signal, expectedBytes: options.contentLength, final: true });
       if (`${d.algorithm}:${hash.digest('hex')}` !== d.digest) {
         throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { detail: { digest: d.digest } });
       }
-      const blob = { digest: d.digest, size };
-      await this.commitBlob(path, d, blob, repo);
+      const blob = await this.commitBlob(path, d, size, repo, null);
+      committed = true;
       return blob;
     } finally {
-      await this.storage.delete(uploadDir(id));
+      if (!committed) await this.storage.delete(this.storage.copiesOnMove ? path : uploadDir(id));
+      else if (!this.storage.copiesOnMove) await this.storage.delete(uploadDir(id));
     }
   }
 
-  /** Moves verified bytes to the blob's content address, then records and links it. */
-  private async commitBlob(from: string, d: ParsedDigest, blob: BlobRecord, repo: string): Promise<void> {
-    await this.storage.move(from, blobPath(d));
-    await this.metadata.linkBlob(repo, blob);
+  /**
+   * Turns verified upload bytes at `from` into the blob: on a filesystem by
+   * a rename to the content address, on an object store by recording `from`
+   * as the blob's location (no copy). The record, its link into `repo` and
+   * the end of the upload session are one transaction. When the blob was
+   * already stored, that copy stays in force and these bytes are deleted.
+   */
+  private async commitBlob(from: string, d: ParsedDigest, size: number, repo: string, uploadId: string | null): Promise<BlobRecord> {
+    const link = uploadId ? { uploadId } : {};
+    if (!this.storage.copiesOnMove) {
+      await this.storage.move(from, blobPath(d));
+      return this.metadata.linkBlob(repo, { digest: d.digest, size }, link);
+    }
+    const stored = await this.storage.finish(from);
+    if (stored !== size) throw new Error(`upload at ${from}: storage holds ${stored} bytes, expected ${size}`);
+    const blob = await this.metadata.linkBlob(repo, { digest: d.digest, size, location: from }, link);
+    if (blob.location !== from) await this.storage.delete(from).catch(() => undefined); // a duplicate: purgeUploads retries
+    return blob;
   }
 
   private async digestOf(path: string, algorithm: 'sha256' | 'sha512', size: number): Promise<string> {
@@ -300,7 +332,7 @@ export class Registry {
   private async discardUpload(id: string): Promise<void> {
     this.hashes.drop(id);
     await this.metadata.deleteUpload(id);
-    await this.storage.delete(uploadDir(id));
+    await this.storage.delete(this.storage.copiesOnMove ? storedDataPath(id) : uploadDir(id));
   }
 
   /**
@@ -328,7 +360,32 @@ export class Registry {
       purged.push(id);
       if (!options.dryRun) await this.storage.delete(uploadDir(id));
     }
+    if (this.storage.copiesOnMove) await this.purgeStoredData(before, purged, options.dryRun ?? false);
     return purged;
+  }
+
+  /**
+   * Object stores: `blobdata` objects that are neither an upload session's
+   * nor a blob's (a crash between storing and recording, a monolithic upload
+   * cut off, a duplicate whose delete failed), untouched since `before`.
+   */
+  private async purgeStoredData(before: number, purged: string[], dryRun: boolean): Promise<void> {
+    const ids = (await this.storage.list(STORED_ROOT)).filter((id) => isUploadId(id) && !purged.includes(id));
+    for (let i = 0; i < ids.length; i += 500) {
+      const batch = ids.slice(i, i + 500);
+      const inUse = new Set(await this.metadata.blobLocationsInUse(batch.map(storedDataPath)));
+      for (const id of batch) {
+        const path = storedDataPath(id);
+        if (inUse.has(path)) continue;
+        const info = await this.storage.stat(path);
+        if (info && info.modifiedAt.getTime() >= before) continue;
+        if (await this.metadata.getUpload(id)) continue;
+        // Recorded meanwhile (an upload finishing right now)? Then it is a blob.
+        if ((await this.metadata.blobLocationsInUse([path])).length > 0) continue;
+        purged.push(id);
+        if (!dryRun) await this.storage.delete(path);
+      }
+    }
   }
 
   // ---- manifests ----------------------------------------------------------

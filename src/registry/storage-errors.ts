@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../errors/index.js';
-import { StorageUnavailableError, type FileInfo, type ReadOptions, type StorageDriver } from '../storage/index.js';
+import { StorageUnavailableError, type AppendOptions, type FileInfo, type ReadOptions, type StorageDriver } from '../storage/index.js';
 
 /**
  * The storage driver as the registry core uses it: a backend failure
@@ -13,6 +13,10 @@ export class StorageErrorMapper implements StorageDriver {
 
   get name(): string {
     return this.inner.name;
+  }
+
+  get copiesOnMove(): boolean {
+    return this.inner.copiesOnMove;
   }
 
   private async call<T>(run: () => Promise<T>): Promise<T> {
@@ -50,8 +54,12 @@ export class StorageErrorMapper implements StorageDriver {
     return this.call(() => this.inner.putContent(path, content));
   }
 
-  append(path: string, source: AsyncIterable<Uint8Array>, options?: { signal?: AbortSignal }): Promise<number> {
+  append(path: string, source: AsyncIterable<Uint8Array>, options?: AppendOptions): Promise<number> {
     return this.call(() => this.inner.append(path, source, options));
+  }
+
+  finish(path: string): Promise<number> {
+    return this.call(() => this.inner.finish(path));
   }
 
   move(from: string, to: string): Promise<void> {

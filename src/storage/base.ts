@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { InvalidPathError, type FileInfo, type ReadOptions, type StorageDriver } from './driver.js';
+import { InvalidPathError, type AppendOptions, type FileInfo, type ReadOptions, type StorageDriver } from './driver.js';
 
 const PATH_RE = /^(?:\/[A-Za-z0-9._-]+)+$/;
 
@@ -7,6 +7,17 @@ const PATH_RE = /^(?:\/[A-Za-z0-9._-]+)+$/;
 export function checkPath(path: string): string {
   if (!PATH_RE.test(path) || path.split('/').some((c) => c === '.' || c === '..')) throw new InvalidPathError(path);
   return path;
+}
+
+/** Passes `source` through, failing when it yields more or fewer than `expected` bytes. */
+async function* exactly(source: AsyncIterable<Uint8Array>, expected: number): AsyncGenerator<Uint8Array> {
+  let seen = 0;
+  for await (const chunk of source) {
+    seen += chunk.byteLength;
+    if (seen > expected) throw new RangeError(`the source yielded more than the ${expected} bytes announced`);
+    yield chunk;
+  }
+  if (seen !== expected) throw new RangeError(`the source ended after ${seen} of the ${expected} bytes announced`);
 }
 
 /**
@@ -19,6 +30,10 @@ export class BaseDriver implements StorageDriver {
 
   get name(): string {
     return this.inner.name;
+  }
+
+  get copiesOnMove(): boolean {
+    return this.inner.copiesOnMove;
   }
 
   init(): Promise<void> {
@@ -49,8 +64,15 @@ export class BaseDriver implements StorageDriver {
     return this.inner.putContent(checkPath(path), content);
   }
 
-  append(path: string, source: AsyncIterable<Uint8Array>, options?: { signal?: AbortSignal }): Promise<number> {
-    return this.inner.append(checkPath(path), source, options);
+  append(path: string, source: AsyncIterable<Uint8Array>, options: AppendOptions = {}): Promise<number> {
+    const expected = options.expectedBytes;
+    if (expected === undefined) return this.inner.append(checkPath(path), source, options);
+    if (!Number.isSafeInteger(expected) || expected < 0) throw new RangeError('invalid expectedBytes');
+    return this.inner.append(checkPath(path), exactly(source, expected), options);
+  }
+
+  finish(path: string): Promise<number> {
+    return this.inner.finish(checkPath(path));
   }
 
   move(from: string, to: string): Promise<void> {

@@ -139,6 +139,55 @@ export function runDriverSuite(options: DriverSuiteOptions): void {
       await driver.delete('/up/4');
     });
 
+    it('appends with announced lengths and final hints, finishes, and still appends after finishing', async () => {
+      const MiB = 1024 * 1024;
+      // A monolithic upload: one announced, final append (an object store sends it as one request).
+      const whole = randomBytes(6 * MiB + 3);
+      assert.equal(await driver.append('/h/mono', chunksOf(whole.subarray(0, 1000), whole.subarray(1000)), { expectedBytes: whole.length, final: true }), whole.length);
+      assert.equal(await driver.finish('/h/mono'), whole.length);
+      assert.deepEqual(await readAll(await driver.reader('/h/mono')), whole);
+      const more = randomBytes(1234);
+      assert.equal(await driver.append('/h/mono', chunksOf(more)), whole.length + more.length, 'a finished object can still be appended to');
+      assert.deepEqual(await readAll(await driver.reader('/h/mono')), Buffer.concat([whole, more]));
+      // Chunks with announced lengths (an object store streams each big one as a part), then finish.
+      const parts = [randomBytes(6 * MiB), randomBytes(5 * MiB + 1), randomBytes(100)];
+      let size = 0;
+      for (const p of parts) size = await driver.append('/h/chunked', chunksOf(p), { expectedBytes: p.length });
+      assert.equal(size, 11 * MiB + 101);
+      assert.equal((await driver.stat('/h/chunked'))?.size, size);
+      assert.equal(await driver.finish('/h/chunked'), size);
+      assert.deepEqual(await readAll(await driver.reader('/h/chunked')), Buffer.concat(parts));
+      // A streamed upload of unknown length, hinted final, after a small chunk.
+      const head = randomBytes(10);
+      const rest = randomBytes(2 * MiB);
+      await driver.append('/h/stream', chunksOf(head));
+      assert.equal(await driver.append('/h/stream', chunksOf(rest), { final: true }), head.length + rest.length);
+      assert.equal(await driver.finish('/h/stream'), head.length + rest.length);
+      assert.deepEqual(await readAll(await driver.reader('/h/stream')), Buffer.concat([head, rest]));
+      await assert.rejects(driver.finish('/h/none'), PathNotFoundError);
+      await driver.delete('/h');
+    });
+
+    it('fails an append whose source breaks or differs from its announced length, leaving the object as it was', async () => {
+      const MiB = 1024 * 1024;
+      const first = randomBytes(100);
+      await driver.append('/h2/a', chunksOf(first));
+      await assert.rejects(driver.append('/h2/a', chunksOf(randomBytes(50)), { expectedBytes: 60 }), /ended after 50 of the 60 bytes/);
+      await assert.rejects(driver.append('/h2/a', chunksOf(randomBytes(70)), { expectedBytes: 60 }), /more than the 60 bytes/);
+      assert.deepEqual(await readAll(await driver.reader('/h2/a')), first);
+      // Cut off while streaming a whole object, and while streaming a part.
+      await assert.rejects(driver.append('/h2/b', failingAfter(randomBytes(6 * MiB)), { expectedBytes: 7 * MiB, final: true }), /client went away/);
+      assert.equal(await driver.stat('/h2/b'), null, 'no partial object is left');
+      const p1 = randomBytes(6 * MiB);
+      await driver.append('/h2/c', chunksOf(p1), { expectedBytes: p1.length });
+      await assert.rejects(driver.append('/h2/c', failingAfter(randomBytes(3 * MiB)), { expectedBytes: 6 * MiB }), /client went away/);
+      assert.equal((await driver.stat('/h2/c'))?.size, p1.length);
+      const p2 = randomBytes(MiB);
+      assert.equal(await driver.append('/h2/c', chunksOf(p2), { expectedBytes: p2.length, final: true }), p1.length + p2.length);
+      assert.deepEqual(await readAll(await driver.reader('/h2/c')), Buffer.concat([p1, p2]));
+      await driver.delete('/h2');
+    });
+
     it('moves over an existing object', async () => {
       await driver.putContent('/m/src', Buffer.from('new'));
       await driver.putContent('/m/dst', Buffer.from('old'));

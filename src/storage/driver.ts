@@ -16,6 +16,14 @@ export interface StorageDriver {
   /** Short name used in logs and metrics ("filesystem", "inmemory", "s3"). */
   readonly name: string;
 
+  /**
+   * True when `move` copies the bytes (an object store has no rename), false
+   * when it is a cheap rename (a filesystem). The registry core then leaves
+   * an uploaded blob where it was written and records that location
+   * instead of moving it to its content address (registry/layout.ts).
+   */
+  readonly copiesOnMove: boolean;
+
   /** Prepares the backend (create folders, check the bucket). Idempotent. */
   init(): Promise<void>;
 
@@ -45,9 +53,18 @@ export interface StorageDriver {
    * that disconnects mid-chunk leaves nothing behind) and the error is
    * rethrown. Concurrent appends to one path are the caller's to prevent.
    * An object store may keep appended data as a multipart upload and finish
-   * it in `move`; `reader` and `stat` must still see all appended bytes.
+   * it in `finish` or `move`; `reader` and `stat` must still see all
+   * appended bytes. See AppendOptions for the hints a caller may give.
    */
-  append(path: string, source: AsyncIterable<Uint8Array>, options?: { signal?: AbortSignal }): Promise<number>;
+  append(path: string, source: AsyncIterable<Uint8Array>, options?: AppendOptions): Promise<number>;
+
+  /**
+   * Ends appending to an object: an object store completes its multipart
+   * upload, so the object becomes one plain object. Returns its size. Throws
+   * PathNotFoundError when absent. A later append still works, but may have
+   * to re-read the object.
+   */
+  finish(path: string): Promise<number>;
 
   /**
    * Moves an object, atomically replacing `to` if it exists. Readers of `to`
@@ -73,6 +90,22 @@ export interface FileInfo {
   readonly path: string;
   readonly size: number;
   readonly modifiedAt: Date;
+}
+
+export interface AppendOptions {
+  signal?: AbortSignal | undefined;
+  /**
+   * The source yields exactly this many bytes (a request's Content-Length).
+   * The base wrapper enforces it (a source that yields more or fewer fails
+   * the append), so a driver may send the bytes on in one sized request as
+   * they arrive instead of buffering them.
+   */
+  expectedBytes?: number | undefined;
+  /**
+   * The caller expects no further append (a monolithic upload, or its last
+   * chunk): the driver may finish the object now, as `finish` would.
+   */
+  final?: boolean | undefined;
 }
 
 export interface ReadOptions {

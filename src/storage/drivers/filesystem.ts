@@ -3,7 +3,7 @@ import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { PathNotFoundError, type FileInfo, type ReadOptions, type StorageDriver } from '../driver.js';
+import { PathNotFoundError, type AppendOptions, type FileInfo, type ReadOptions, type StorageDriver } from '../driver.js';
 
 export interface FilesystemDriverOptions {
   /** Folder under which every object lives. */
@@ -28,6 +28,8 @@ function isErrno(err: unknown, code: string): boolean {
  */
 export class FilesystemDriver implements StorageDriver {
   readonly name = 'filesystem';
+  /** rename(2) */
+  readonly copiesOnMove = false;
   private readonly root: string;
   private readonly readBufferBytes: number;
 
@@ -116,9 +118,17 @@ export class FilesystemDriver implements StorageDriver {
     await syncDir(dir);
   }
 
-  async append(p: string, source: AsyncIterable<Uint8Array>, options: { signal?: AbortSignal } = {}): Promise<number> {
+  /** Appended bytes are durable and whole once append returns: nothing to finish. */
+  async finish(p: string): Promise<number> {
+    const info = await this.stat(p);
+    if (!info) throw new PathNotFoundError(p);
+    return info.size;
+  }
+
+  async append(p: string, source: AsyncIterable<Uint8Array>, options: AppendOptions = {}): Promise<number> {
     const target = this.full(p);
     await mkdir(path.dirname(target), { recursive: true });
+    const existed = await stat(target).then(() => true, () => false);
     const fh = await open(target, 'a');
     let size = (await fh.stat()).size;
     const before = size;
@@ -157,6 +167,8 @@ export class FilesystemDriver implements StorageDriver {
         await fh.datasync();
       } finally {
         await fh.close();
+        // Created by this call: gone again, as before the call.
+        if (!existed) await rm(target, { force: true });
       }
       throw err;
     }

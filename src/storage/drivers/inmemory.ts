@@ -11,6 +11,13 @@ export class InMemoryDriver implements StorageDriver {
   readonly name = 'inmemory';
   private readonly objects = new Map<string, Entry>();
 
+  /** `copiesOnMove: true` makes the registry treat it like an object store (tests of that path). */
+  constructor(options: { copiesOnMove?: boolean } = {}) {
+    this.copiesOnMove = options.copiesOnMove ?? false;
+  }
+
+  readonly copiesOnMove: boolean;
+
   async init(): Promise<void> {}
 
   async close(): Promise<void> {
@@ -56,6 +63,12 @@ export class InMemoryDriver implements StorageDriver {
     return data.length;
   }
 
+  async finish(p: string): Promise<number> {
+    const e = this.objects.get(p);
+    if (!e) throw new PathNotFoundError(p);
+    return e.data.length;
+  }
+
   async move(from: string, to: string): Promise<void> {
     const e = this.objects.get(from);
     if (!e) throw new PathNotFoundError(from);
@@ -88,6 +101,6 @@ export class InMemoryDriver implements StorageDriver {
   }
 }
 
-export function createInMemoryDriver(): StorageDriver {
-  return new InMemoryDriver();
+export function createInMemoryDriver(options: { copiesOnMove?: boolean } = {}): StorageDriver {
+  return new InMemoryDriver(options);
 }

@@ -23,7 +23,7 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { PathNotFoundError, StorageUnavailableError, type FileInfo, type ReadOptions, type StorageDriver } from '../driver.js';
+import { PathNotFoundError, StorageUnavailableError, type AppendOptions, type FileInfo, type ReadOptions, type StorageDriver } from '../driver.js';
 
 /*
  * Bucket layout. `R` is storage.s3.rootdirectory ("" or "some/prefix/").
@@ -59,6 +59,9 @@ const MiB = 1024 * 1024;
 export const MIN_PART_BYTES = 5 * MiB;
 /** S3's largest single-request copy; bigger objects are copied in parts. */
 const MAX_SINGLE_COPY_BYTES = 5 * 1024 * MiB;
+/** S3's largest PutObject, and its largest part. */
+const MAX_PUT_BYTES = 5 * 1024 * MiB;
+const MAX_PART_BYTES = 5 * 1024 * MiB;
 const APPEND_DIR = '~append';
 const NAME_RE = /^[A-Za-z0-9._-]+$/;
 
@@ -113,6 +116,8 @@ interface AppendState {
   key?: string;
 }
 
+const SILENT_LOGGER = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
 function errorName(err: unknown): string {
   const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } } | null;
   return e?.name ?? e?.Code ?? '';
@@ -153,6 +158,8 @@ function classify(err: unknown, what: string): unknown {
 /** An S3 (or S3-compatible) bucket as a storage driver. */
 export class S3Driver implements StorageDriver {
   readonly name = 's3';
+  /** CopyObject: the store writes the bytes again. */
+  readonly copiesOnMove = true;
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
@@ -187,6 +194,9 @@ export class S3Driver implements StorageDriver {
     const maxSockets = options.maxSockets ?? 128;
     const config: S3ClientConfig = {
       region: options.region,
+      // The SDK writes some warnings to the console unless given a logger;
+      // Berth reports every failure itself (classify, the request log).
+      logger: SILENT_LOGGER,
       forcePathStyle: options.forcePathStyle ?? false,
       // Berth verifies every blob's digest itself; the SDK's extra CRC
       // checksums cost CPU and are refused by some S3-compatible stores.
@@ -346,14 +356,100 @@ export class S3Driver implements StorageDriver {
     await this.discardAppend(path);
   }
 
-  async append(path: string, source: AsyncIterable<Uint8Array>, options: { signal?: AbortSignal } = {}): Promise<number> {
-    const signal = options.signal;
-    const key = this.key(path);
-    const dir = this.appendDir(path);
-    const previous = await this.loadState(path);
+  async append(path: string, source: AsyncIterable<Uint8Array>, options: AppendOptions = {}): Promise<number> {
+    const { signal, expectedBytes, final = false } = options;
+    const [previous, plain] = await Promise.all([this.loadState(path), this.head(this.key(path))]);
+    // An object that is already whole (finished) is continued by re-reading
+    // it first: rare, registries finish an object only after its last chunk.
+    const whole = previous ? 0 : plain?.size ?? 0;
     const state: AppendState = previous
       ? { ...previous, parts: [...previous.parts] }
       : { v: 1, size: 0, uploadId: null, parts: [], tail: null, modified: Date.now() };
+    // With the length known and nothing left over from before, the bytes go
+    // on to the store as they arrive, in one sized request: the whole object
+    // (a monolithic upload) or one part (a chunk of at least 5 MiB).
+    if (expectedBytes !== undefined && expectedBytes > 0 && whole === 0 && !state.tail) {
+      if (!previous && final && expectedBytes <= MAX_PUT_BYTES) return this.appendAsObject(path, source, expectedBytes, plain !== null, signal);
+      if (expectedBytes >= MIN_PART_BYTES && expectedBytes <= MAX_PART_BYTES) return this.appendAsPart(path, state, previous, source, expectedBytes, final, signal);
+    }
+    return this.appendBuffered(path, state, previous, whole, source, final, signal);
+  }
+
+  /**
+   * Sends `source` (exactly `length` bytes) as the body of one request. The
+   * SDK pipes a stream body into its request without watching the stream,
+   * so a failing source (a client that went away) aborts the request here,
+   * and its error, not the abort, is what the caller sees.
+   */
+  private async sendStream<T>(what: string, source: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined, request: (body: Readable, abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    const ac = new AbortController();
+    let sourceError: unknown = null;
+    const onAbort = () => ac.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    const body = Readable.from(source, { objectMode: false });
+    body.once('error', (err) => {
+      sourceError = err;
+      ac.abort(err);
+    });
+    try {
+      return await request(body, ac.signal);
+    } catch (err) {
+      if (sourceError) throw sourceError;
+      signal?.throwIfAborted();
+      throw classify(err, what);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      body.destroy();
+    }
+  }
+
+  /** The whole object in one PutObject, streamed (a monolithic upload). */
+  private async appendAsObject(path: string, source: AsyncIterable<Uint8Array>, length: number, replacesEmpty: boolean, signal: AbortSignal | undefined): Promise<number> {
+    const key = this.key(path);
+    try {
+      await this.sendStream('write an object', source, signal, (body, abortSignal) => this.client.send(new PutObjectCommand({
+        Bucket: this.bucket, Key: key, Body: body, ContentLength: length, ContentType: 'application/octet-stream', ...this.writeParams,
+      }), { abortSignal }));
+    } catch (err) {
+      // Real stores create nothing from a failed PutObject; s3rver may have
+      // written part of it in place. Put the object back as it was.
+      await this.deleteKeys([key]).catch(() => undefined);
+      if (replacesEmpty) await this.putContent(path, new Uint8Array(0)).catch(() => undefined);
+      throw err;
+    }
+    return length;
+  }
+
+  /** One chunk (exactly `length` bytes, within S3's part sizes) as one part, streamed. */
+  private async appendAsPart(path: string, state: AppendState, previous: AppendState | null, source: AsyncIterable<Uint8Array>, length: number, final: boolean, signal: AbortSignal | undefined): Promise<number> {
+    const key = this.key(path);
+    let createdUpload: string | null = null;
+    try {
+      if (state.uploadId === null) state.uploadId = createdUpload = await this.createMultipart(key);
+      const uploadId = state.uploadId;
+      const n = (state.parts.at(-1)?.n ?? 0) + 1;
+      const r = await this.sendStream('store a part', source, signal, (body, abortSignal) => this.client.send(new UploadPartCommand({
+        Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: length,
+      }), { abortSignal }));
+      state.parts.push({ n, etag: r.ETag ?? '', size: length });
+      state.size += length;
+    } catch (err) {
+      if (createdUpload) await this.abortMultipart(key, createdUpload);
+      throw classify(err, 'append to an object');
+    }
+    return this.commitAppend(path, state, previous, null, final);
+  }
+
+  /**
+   * The general case: whole parts of `chunksize` go out as they fill (up to
+   * `partConcurrency` in flight); what is left at the end becomes one more
+   * part when S3 accepts it as one (at least 5 MiB, or the last part of a
+   * final append), else the tail object.
+   */
+  private async appendBuffered(path: string, state: AppendState, previous: AppendState | null, whole: number, source: AsyncIterable<Uint8Array>, final: boolean, signal: AbortSignal | undefined): Promise<number> {
+    const key = this.key(path);
+    const dir = this.appendDir(path);
     /** Bytes not yet in a whole part: the previous tail, then new data. */
     let pending: Buffer[] = [];
     let pendingBytes = 0;
@@ -364,10 +460,20 @@ export class S3Driver implements StorageDriver {
     const newParts: Part[] = [];
     let createdUpload: string | null = null;
     const shipPart = async (body: Buffer, n: number) => {
+      const uploadId = state.uploadId!;
       const r = await this.send('store a part', () => this.client.send(new UploadPartCommand({
-        Bucket: this.bucket, Key: key, UploadId: state.uploadId!, PartNumber: n, Body: body, ContentLength: body.length,
+        Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length,
       }), signal ? { abortSignal: signal } : {}));
       newParts.push({ n, etag: r.ETag ?? '', size: body.length });
+    };
+    const startPart = async (body: Buffer) => {
+      if (state.uploadId === null) state.uploadId = createdUpload = await this.createMultipart(key);
+      const t: Promise<void> = shipPart(body, nextPart++)
+        .catch((err) => { failure ??= err; })
+        .finally(() => inflight.delete(t));
+      inflight.add(t);
+      while (inflight.size >= this.partConcurrency) await Promise.race(inflight);
+      if (failure) throw failure;
     };
     const feed = async (chunk: Uint8Array) => {
       pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
@@ -377,64 +483,90 @@ export class S3Driver implements StorageDriver {
         const rest = all.subarray(this.chunkSize);
         pending = rest.length ? [rest] : [];
         pendingBytes = rest.length;
-        if (state.uploadId === null) state.uploadId = createdUpload = await this.createMultipart(key);
-        const t: Promise<void> = shipPart(all.subarray(0, this.chunkSize), nextPart++)
-          .catch((err) => { failure ??= err; })
-          .finally(() => inflight.delete(t));
-        inflight.add(t);
-        while (inflight.size >= this.partConcurrency) await Promise.race(inflight);
-        if (failure) throw failure;
+        await startPart(all.subarray(0, this.chunkSize));
       }
     };
     let newTail: string | null = null;
     try {
       if (previous?.tail) await feed(await this.getBytes(dir + previous.tail.name));
-      let plain: { size: number } | null = null;
       for await (const chunk of source) {
         signal?.throwIfAborted();
         if (failure) throw failure;
         if (chunk.byteLength === 0) continue;
-        if (received === 0 && !previous) {
-          // Continuing an object that is already whole (materialized): its
-          // bytes come first. Rare; registries only read uploads at the end.
-          plain = await this.head(key);
-          if (plain && plain.size > 0) {
-            for await (const c of await this.reader(path)) await feed(c as Uint8Array);
-            state.size = plain.size;
-          }
+        if (received === 0 && whole > 0) {
+          for await (const c of await this.reader(path)) await feed(c as Uint8Array);
+          state.size = whole;
         }
         received += chunk.byteLength;
         await feed(chunk);
       }
       signal?.throwIfAborted();
+      // Nothing new: nothing changes, unless a final append must finish what earlier appends gathered.
+      if (received === 0 && (!final || !previous)) {
+        await Promise.all(inflight);
+        if (failure) throw failure;
+        if (!previous && whole === 0 && !(await this.head(key))) await this.putContent(path, new Uint8Array(0));
+        return previous ? previous.size : whole;
+      }
+      const rest = pendingBytes > 0 ? Buffer.concat(pending, pendingBytes) : null;
+      if (final && state.uploadId === null && state.parts.length === 0 && inflight.size === 0) {
+        // All of it fits one request: the object is written whole, no multipart upload at all.
+        await this.send('write an object', () => this.client.send(new PutObjectCommand({
+          Bucket: this.bucket, Key: key, Body: rest ?? new Uint8Array(0), ContentLength: rest?.length ?? 0, ContentType: 'application/octet-stream', ...this.writeParams,
+        }), signal ? { abortSignal: signal } : {}));
+        state.size += received;
+        await this.discardAppendState(path, previous);
+        return state.size;
+      }
+      if (rest && (final || rest.length >= MIN_PART_BYTES)) {
+        await startPart(rest);
+      } else if (rest) {
+        const name = `tail-${randomUUID()}`;
+        await this.send('store an upload\'s tail', () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: dir + name, Body: rest, ContentLength: rest.length })));
+        newTail = name;
+      }
       await Promise.all(inflight);
       if (failure) throw failure;
-      if (received === 0) {
-        if (!previous && !(await this.head(key))) await this.putContent(path, new Uint8Array(0));
-        return previous ? previous.size : (await this.head(key))?.size ?? 0;
-      }
-      if (pendingBytes > 0) {
-        const name = `tail-${randomUUID()}`;
-        const body = Buffer.concat(pending, pendingBytes);
-        await this.send('store an upload\'s tail', () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: dir + name, Body: body, ContentLength: body.length })));
-        newTail = name;
-        state.tail = { name, size: body.length };
-      } else {
-        state.tail = null;
-      }
-      newParts.sort((a, b) => a.n - b.n);
-      state.parts.push(...newParts);
-      state.size += received;
-      state.modified = Math.max(Date.now(), (previous?.modified ?? 0) + 1);
       signal?.throwIfAborted();
-      await this.writeState(path, state);
     } catch (err) {
       await Promise.allSettled(inflight);
-      const cleanup: Promise<unknown>[] = [];
-      if (newTail) cleanup.push(this.deleteKeys([dir + newTail]));
-      if (createdUpload) cleanup.push(this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: createdUpload })));
-      await Promise.allSettled(cleanup);
+      if (newTail) await this.deleteKeys([dir + newTail]).catch(() => undefined);
+      if (createdUpload) await this.abortMultipart(key, createdUpload);
       throw classify(err, 'append to an object');
+    }
+    newParts.sort((a, b) => a.n - b.n);
+    state.parts.push(...newParts);
+    state.size += received;
+    return this.commitAppend(path, state, previous, newTail ? { name: newTail, size: pendingBytes } : null, final);
+  }
+
+  /**
+   * Commits an append whose parts are all stored: with `final`, completes
+   * the multipart upload (the object becomes plain); otherwise writes the new
+   * state object, the commit point. Then removes what the new state replaced.
+   */
+  private async commitAppend(path: string, state: AppendState, previous: AppendState | null, tail: { name: string; size: number } | null, final: boolean): Promise<number> {
+    const key = this.key(path);
+    const dir = this.appendDir(path);
+    state.tail = tail;
+    state.modified = Math.max(Date.now(), (previous?.modified ?? 0) + 1);
+    if (final && !tail && state.uploadId) {
+      try {
+        await this.completeMultipart(key, state.uploadId, state.parts);
+      } catch (err) {
+        // The previous state stays in force (its parts are still in the upload).
+        if (!previous?.uploadId) await this.abortMultipart(key, state.uploadId);
+        throw classify(err, 'complete a multipart upload');
+      }
+      await this.deleteUnder(dir).catch(() => undefined);
+      return state.size;
+    }
+    try {
+      await this.writeState(path, state);
+    } catch (err) {
+      if (tail) await this.deleteKeys([dir + tail.name]).catch(() => undefined);
+      if (state.uploadId && !previous?.uploadId) await this.abortMultipart(key, state.uploadId);
+      throw err;
     }
     // Committed. Remove what the new state replaced (best effort: a leftover is
     // ignored by loadState and removed with the object).
@@ -443,6 +575,30 @@ export class S3Driver implements StorageDriver {
     if (previous?.tail) stale.push(dir + previous.tail.name);
     if (stale.length) await this.deleteKeys(stale).catch(() => undefined);
     return state.size;
+  }
+
+  /** Drops the state (and tail) of an append that a plain put has just replaced. */
+  private async discardAppendState(path: string, previous: AppendState | null): Promise<void> {
+    if (!previous) return;
+    await this.deleteUnder(this.appendDir(path)).catch(() => undefined);
+  }
+
+  private async abortMultipart(key: string, uploadId: string): Promise<void> {
+    await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+  }
+
+  private async completeMultipart(key: string, uploadId: string, parts: Part[]): Promise<void> {
+    await this.client.send(new CompleteMultipartUploadCommand({
+      Bucket: this.bucket, Key: key, UploadId: uploadId,
+      MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
+    }));
+  }
+
+  async finish(path: string): Promise<number> {
+    await this.materialize(path);
+    const info = await this.head(this.key(path));
+    if (!info) throw new PathNotFoundError(path);
+    return info.size;
   }
 
   private async createMultipart(key: string): Promise<string> {
@@ -490,10 +646,7 @@ export class S3Driver implements StorageDriver {
         parts.push({ n, etag: r.ETag ?? '', size: body.length });
       }
       try {
-        await this.client.send(new CompleteMultipartUploadCommand({
-          Bucket: this.bucket, Key: key, UploadId: state.uploadId,
-          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
-        }));
+        await this.completeMultipart(key, state.uploadId, parts);
       } catch (err) {
         // Another caller completed it first: the object is whole already.
         if (!(isNotFound(err) && (await this.head(key))?.size === state.size)) throw classify(err, 'complete a multipart upload');
