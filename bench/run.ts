@@ -184,7 +184,7 @@ async function runTargetRound(
       log(`  s3rver ${b.endpoint} bucket ${b.bucket}, database ${b.dbName}`);
       target = await startTarget(name, { env: b.berthEnv(false) });
       target.storeCpuSeconds = b.storeCpuSeconds;
-      scale = { backend: b, startRedirectInstance: () => startTarget(name, { env: b.berthEnv(true) }) };
+      scale = { backend: b, pgServer, startRedirectInstance: () => startTarget(name, { env: b.berthEnv(true) }) };
     } else {
       target = await startTarget(name);
     }

@@ -16,6 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -31,7 +32,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import pg from 'pg';
 import { MiB, nowMs } from './stats.js';
-import { REPO_ROOT, S3RVER_MAIN, makeTempDir, pickPort, procCpuSeconds, procTreeCpuSeconds, registerCleanup, removeTempDir, tail, trackChild } from './targets.js';
+import { REPO_ROOT, S3RVER_MAIN, childPids, makeTempDir, pickPort, procCpuSeconds, procTreeCpuSeconds, registerCleanup, removeTempDir, tail, trackChild } from './targets.js';
 
 /** Part size of Berth's S3 multipart uploads (its default storage.s3.chunksize, set explicitly) and of the direct multipart baseline. */
 export const S3_PART_SIZE = 10 * MiB;
@@ -114,6 +115,8 @@ export interface ScaleBackend {
   endpoint: string;
   s3Host: string;
   s3Port: number;
+  /** The s3rver process. */
+  s3Pid: number;
   bucket: string;
   dbName: string;
   client: S3Client;
@@ -201,6 +204,7 @@ export async function startScaleBackend(pgServer: PgServer): Promise<ScaleBacken
     endpoint,
     s3Host: '127.0.0.1',
     s3Port: port,
+    s3Pid: s3.pid!,
     bucket,
     dbName,
     client,
@@ -233,6 +237,58 @@ export async function startScaleBackend(pgServer: PgServer): Promise<ScaleBacken
       }
       removeTempDir(dir);
       await onPg(pgServer.url, (c) => c.query(`drop database if exists ${quoted} with (force)`)).catch(() => undefined);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- Berth on a core of its own
+
+export interface CorePinning {
+  /** What was pinned, for the report; null when nothing was. */
+  note: string | null;
+  /** Pins one more Berth process (started after pinning). */
+  addBerth(pid: number): void;
+  undo(): void;
+}
+
+/**
+ * For the blob workloads: Berth gets CPUs of its own, and s3rver, the load
+ * generator (this process) and PostgreSQL share the last one, in Berth's
+ * runs and in the direct baseline alike, as when Berth runs on a machine of
+ * its own in front of the store. Without this, on a 2-core machine, every
+ * cycle Berth spends is taken from the single-threaded store or from the
+ * client, and the ratio measures core sharing more than Berth.
+ * BERTH_BENCH_SHARED_CORES=1 turns it off (everything shares every core).
+ */
+export function pinBerthCores(pgServer: PgServer | null, b: ScaleBackend, berthPids: number[]): CorePinning {
+  const n = os.availableParallelism();
+  const none: CorePinning = { note: null, addBerth: () => undefined, undo: () => undefined };
+  if (process.env.BERTH_BENCH_SHARED_CORES === '1' || n < 2) return none;
+  const all = `0-${n - 1}`;
+  const berth = n === 2 ? '0' : `0-${n - 2}`;
+  const rest = String(n - 1);
+  const set = (cpus: string, pid: number): boolean => {
+    try {
+      execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false; // no taskset, or the process is gone
+    }
+  };
+  const pg = pgServer?.postmasterPid ? [pgServer.postmasterPid, ...childPids(pgServer.postmasterPid)] : [];
+  const others = [process.pid, b.s3Pid, ...pg];
+  const berths = [...berthPids];
+  if (!set(rest, process.pid)) return none;
+  for (const pid of others) set(rest, pid);
+  for (const pid of berths) set(berth, pid);
+  return {
+    note: `Berth pinned to CPU ${berth}; s3rver, the load generator and PostgreSQL to CPU ${rest}, for Berth's runs and the direct ones alike (BERTH_BENCH_SHARED_CORES=1 to share all cores)`,
+    addBerth: (pid) => {
+      berths.push(pid);
+      set(berth, pid);
+    },
+    undo: () => {
+      for (const pid of [...others, ...berths]) set(all, pid);
     },
   };
 }

@@ -132,6 +132,17 @@ export function procTreeCpuSeconds(rootPid: number): number {
   return ticks / ticksPerSecond();
 }
 
+/** Direct children of `rootPid` (from /proc). */
+export function childPids(rootPid: number): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const f = statFields(Number(name));
+    if (f && Number(f[1]) === rootPid) out.push(Number(name));
+  }
+  return out;
+}
+
 /** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
 export function systemBusySeconds(): number {
   try {

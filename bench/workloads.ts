@@ -11,8 +11,11 @@ import {
   directMultipart,
   directPut,
   objectSize,
+  pinBerthCores,
+  type CorePinning,
   presignGet,
   type ScaleBackend,
+  type PgServer,
 } from './scale.js';
 
 // ---------------------------------------------------------------- configuration
@@ -242,6 +245,7 @@ export function newState(): State {
 /** What a berth-scale round adds: its store, and a way to start a second instance that redirects blob GETs. */
 export interface ScaleCtx {
   backend: ScaleBackend;
+  pgServer: PgServer | null;
   /** A second Berth on the same database and bucket with storage.redirect enabled (the main one serves blob bytes itself). */
   startRedirectInstance(): Promise<RunningTarget>;
 }
@@ -601,11 +605,30 @@ async function tagBigRepo(ctx: Ctx, digest: string): Promise<void> {
  * small warm-up of each path (connections, JIT; objects of 2.5 parts).
  */
 async function wlPushScale(ctx: Ctx, scale: ScaleCtx): Promise<void> {
-  const { cfg } = ctx;
   const blobs = ctx.blobs!;
   const size = blobs.size;
-  const b = scale.backend;
   const body = Buffer.concat([blobs.prefix, blobs.variant('direct').tail]);
+  const pin = pinned(ctx, scale);
+  try {
+    await pushScaleRuns(ctx, scale, body);
+  } finally {
+    pin.undo();
+  }
+  ctx.state.pullBlob = { repo: BIG_REPO, digest: blobs.variant('mono-0').digest, size };
+  await tagBigRepo(ctx, ctx.state.pullBlob.digest);
+}
+
+/** Gives Berth a core of its own for a blob workload (see pinBerthCores), noting it once per round. */
+function pinned(ctx: Ctx, scale: ScaleCtx): CorePinning {
+  const pin = pinBerthCores(scale.pgServer, scale.backend, [ctx.target.pid, ...ctx.extraServerPids]);
+  if (pin.note && !ctx.notes.includes(pin.note)) ctx.notes.push(pin.note);
+  return pin;
+}
+
+async function pushScaleRuns(ctx: Ctx, scale: ScaleCtx, body: Buffer): Promise<void> {
+  const { cfg } = ctx;
+  const size = body.length;
+  const b = scale.backend;
   const warm = crypto.randomBytes(Math.min(size, Math.floor(2.5 * S3_PART_SIZE)));
   const c = conn(ctx);
   try {
@@ -627,8 +650,6 @@ async function wlPushScale(ctx: Ctx, scale: ScaleCtx): Promise<void> {
     ],
     cfg.pushReps,
   );
-  ctx.state.pullBlob = { repo: BIG_REPO, digest: blobs.variant('mono-0').digest, size };
-  await tagBigRepo(ctx, ctx.state.pullBlob.digest);
 }
 
 export async function wlPush(ctx: Ctx): Promise<void> {
@@ -719,6 +740,16 @@ async function pullOnce(ctx: Ctx, streams: number, hash: boolean, via?: RunningT
  * after one warm-up run of each path.
  */
 async function wlPullScale(ctx: Ctx, scale: ScaleCtx): Promise<void> {
+  await ensurePullBlob(ctx);
+  const pin = pinned(ctx, scale);
+  try {
+    await pullScaleRuns(ctx, scale, pin);
+  } finally {
+    pin.undo();
+  }
+}
+
+async function pullScaleRuns(ctx: Ctx, scale: ScaleCtx, pin: CorePinning): Promise<void> {
   const { cfg } = ctx;
   const b = await ensurePullBlob(ctx);
   const bk = scale.backend;
@@ -737,6 +768,7 @@ async function wlPullScale(ctx: Ctx, scale: ScaleCtx): Promise<void> {
   const sdkDirect = async (): Promise<number> => b.size / 1e6 / ((await directGetSdk(bk, key, b.digest, b.size)) / 1000);
   const redirecting = await scale.startRedirectInstance();
   ctx.extraServerPids.push(redirecting.pid);
+  pin.addBerth(redirecting.pid);
   try {
     // The redirect must actually happen (a 307 to the store), or the rows would measure Berth's own serving.
     const rc = new RawConn(redirecting.host, redirecting.port);

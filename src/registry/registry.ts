@@ -228,7 +228,7 @@ export class Registry {
     // On any failure the driver restores the data; the hash state saw bytes that
     // are gone, so it is not put back and the next step re-reads instead.
     const newSize = await this.storage.append(this.dataPath(upload.id), hashing(source, hash, counter, exact), {
-      signal: options.signal, expectedBytes: exact ?? contentLength, final,
+      signal: options.signal, expectedBytes: exact ?? contentLength, final, currentSize: upload.size,
     });
     if (newSize !== upload.size + counter.bytes) {
       throw new Error(`upload ${upload.id}: storage size ${newSize} differs from expected ${upload.size + counter.bytes}`);

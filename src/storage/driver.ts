@@ -102,6 +102,12 @@ export interface AppendOptions {
    */
   expectedBytes?: number | undefined;
   /**
+   * The object's size as the caller last saw it committed (a registry's
+   * upload session), when the caller guarantees no other writer appended
+   * since. A driver may then skip re-reading its own state of the object.
+   */
+  currentSize?: number | undefined;
+  /**
    * The caller expects no further append (a monolithic upload, or its last
    * chunk): the driver may finish the object now, as `finish` would.
    */

@@ -119,6 +119,20 @@ describe('s3 driver: multipart appends', () => {
     assert.deepEqual(await s3.keys(), []);
   });
 
+  it('trusts the append state it wrote itself only while the caller\'s size matches it', async () => {
+    const p = [randomBytes(5 * MiB), randomBytes(3 * MiB), randomBytes(6 * MiB), randomBytes(100)];
+    let size = await a.append('/uploads/u4/data', chunks(p[0]!), { currentSize: 0, expectedBytes: p[0]!.length });
+    size = await a.append('/uploads/u4/data', chunks(p[1]!), { currentSize: size });
+    // Another instance appends: `a`'s remembered state is now behind, and the caller's size says so.
+    size = await b.append('/uploads/u4/data', chunks(p[2]!), { currentSize: size, expectedBytes: p[2]!.length });
+    size = await a.append('/uploads/u4/data', chunks(p[3]!), { currentSize: size, final: true });
+    assert.equal(size, 14 * MiB + 100);
+    assert.equal(await b.finish('/uploads/u4/data'), size);
+    assert.deepEqual(await readAll(b, '/uploads/u4/data'), Buffer.concat(p));
+    await a.delete('/uploads/u4');
+    assert.deepEqual(await s3.keys(), []);
+  });
+
   it('reads an object in progress (completing it), then can still append to it', async () => {
     const first = randomBytes(6 * MiB);
     await a.append('/uploads/u3/data', chunks(first));

@@ -38,20 +38,29 @@ import { PathNotFoundError, StorageUnavailableError, type AppendOptions, type Fi
  * `~` is outside the driver's path grammar, so no driver path maps into
  * `~append/`, and `list` never shows it.
  *
- * Appends. An append streams whole parts of `chunksize` bytes into an S3
- * multipart upload whose key is the object's own key; the bytes left over
- * (less than a part, which S3 could not accept as a middle part) go to a tail
- * object. Only when every part and the tail are stored does the append write
- * a new state object (a fresh key, then the old one is deleted), so the state
- * object is the commit point:
+ * Appends. The general case streams whole parts of `chunksize` bytes into an
+ * S3 multipart upload whose key is the object's own key; what is left at the
+ * end becomes one more part when S3 accepts it as one (at least 5 MiB), else
+ * a tail object. Only when every part and the tail are stored does the
+ * append write a new state object (a fresh key, then the old one is
+ * deleted), so the state object is the commit point:
  *   - a failed or aborted append leaves the previous state in force; its
  *     stray parts are overwritten by the next append or left out when the
  *     multipart upload is completed;
  *   - any instance can continue an append started by another, since all the
  *     state is in the bucket (a chunked upload spans instances).
- * `move` (and `reader`) first "materialize" the object: the tail becomes the
- * last part and the multipart upload is completed (or, with no whole part
- * yet, the tail is copied to the key). `move` is then a server-side copy.
+ * Shortcuts, from the caller's hints (AppendOptions):
+ *   - a first append with a known length, marked final (a monolithic
+ *     upload), is streamed into one PutObject: no multipart upload at all;
+ *   - a chunk with a known length of at least 5 MiB, with no tail pending, is
+ *     streamed into one part as it arrives, without buffering;
+ *   - a final append completes the multipart upload itself (or, with no
+ *     whole part, puts the object in one request), so no state is written;
+ *   - the state an instance committed last is remembered, and trusted while
+ *     the caller's size (its upload session's) still matches it.
+ * `finish`, `move` and `reader` first "materialize" an object still being
+ * appended to: the tail becomes the last part and the multipart upload is
+ * completed (or, with no whole part yet, the tail is copied to the key).
  */
 
 const MiB = 1024 * 1024;
@@ -62,6 +71,13 @@ const MAX_SINGLE_COPY_BYTES = 5 * 1024 * MiB;
 /** S3's largest PutObject, and its largest part. */
 const MAX_PUT_BYTES = 5 * 1024 * MiB;
 const MAX_PART_BYTES = 5 * 1024 * MiB;
+/**
+ * Bytes a streamed request body may read ahead of the store. More does not
+ * go faster (measured), and bigger buffers mean more garbage collection.
+ */
+const STREAM_BUFFER_BYTES = 64 * 1024;
+/** Append states remembered per driver (one per upload in progress here). */
+const MAX_CACHED_STATES = 1000;
 const APPEND_DIR = '~append';
 const NAME_RE = /^[A-Za-z0-9._-]+$/;
 
@@ -168,6 +184,8 @@ export class S3Driver implements StorageDriver {
   private readonly copyThreshold: number;
   private readonly copyChunk: number;
   private readonly copyConcurrency: number;
+  /** Append states this instance committed last, by path (see append's currentSize). */
+  private readonly states = new Map<string, AppendState>();
   /** False once the store answered a part copy with NotImplemented. */
   private partCopy = true;
   /** False once the store answered an upload listing with NotImplemented. */
@@ -358,7 +376,13 @@ export class S3Driver implements StorageDriver {
 
   async append(path: string, source: AsyncIterable<Uint8Array>, options: AppendOptions = {}): Promise<number> {
     const { signal, expectedBytes, final = false } = options;
-    const [previous, plain] = await Promise.all([this.loadState(path), this.head(this.key(path))]);
+    // The state this instance wrote last is current if the caller's size says
+    // so (sizes only grow): no need to list and read it back from the bucket.
+    const cached = this.states.get(path);
+    const [previous, plain] = cached && cached.size === options.currentSize
+      ? [cached, null]
+      : await Promise.all([this.loadState(path), this.head(this.key(path))]);
+    this.states.delete(path);
     // An object that is already whole (finished) is continued by re-reading
     // it first: rare, registries finish an object only after its last chunk.
     const whole = previous ? 0 : plain?.size ?? 0;
@@ -387,7 +411,7 @@ export class S3Driver implements StorageDriver {
     const onAbort = () => ac.abort(signal?.reason);
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
-    const body = Readable.from(source, { objectMode: false });
+    const body = Readable.from(source, { objectMode: false, highWaterMark: STREAM_BUFFER_BYTES });
     body.once('error', (err) => {
       sourceError = err;
       ac.abort(err);
@@ -562,7 +586,7 @@ export class S3Driver implements StorageDriver {
       return state.size;
     }
     try {
-      await this.writeState(path, state);
+      state.key = await this.writeState(path, state);
     } catch (err) {
       if (tail) await this.deleteKeys([dir + tail.name]).catch(() => undefined);
       if (state.uploadId && !previous?.uploadId) await this.abortMultipart(key, state.uploadId);
@@ -570,11 +594,22 @@ export class S3Driver implements StorageDriver {
     }
     // Committed. Remove what the new state replaced (best effort: a leftover is
     // ignored by loadState and removed with the object).
+    this.rememberState(path, state);
     const stale: string[] = [];
     if (previous?.key) stale.push(previous.key);
     if (previous?.tail) stale.push(dir + previous.tail.name);
-    if (stale.length) await this.deleteKeys(stale).catch(() => undefined);
+    // Not awaited: the client need not wait for housekeeping.
+    if (stale.length) void this.deleteKeys(stale).catch(() => undefined);
     return state.size;
+  }
+
+  /** Keeps the state this instance just committed for `path` (bounded; oldest dropped first). */
+  private rememberState(path: string, state: AppendState): void {
+    this.states.set(path, state);
+    if (this.states.size > MAX_CACHED_STATES) {
+      const oldest = this.states.keys().next().value;
+      if (oldest !== undefined) this.states.delete(oldest);
+    }
   }
 
   /** Drops the state (and tail) of an append that a plain put has just replaced. */
@@ -624,6 +659,7 @@ export class S3Driver implements StorageDriver {
    * object. Safe if two callers race: the loser finds the object complete.
    */
   private async materialize(path: string): Promise<void> {
+    this.states.delete(path);
     const state = await this.loadState(path);
     if (!state) return;
     const key = this.key(path);
@@ -703,6 +739,7 @@ export class S3Driver implements StorageDriver {
   }
 
   async delete(path: string): Promise<boolean> {
+    for (const p of this.states.keys()) if (p === path || p.startsWith(`${path}/`)) this.states.delete(p);
     const key = this.key(path);
     const under = (k: string, base: string) => k === base || k.startsWith(`${base}/`);
     const keys = (await this.listKeys(key, false)).map((k) => k.key).filter((k) => under(k, key));
@@ -732,6 +769,7 @@ export class S3Driver implements StorageDriver {
 
   /** Drops an unfinished append of `path` (its multipart upload, state and tail). */
   private async discardAppend(path: string): Promise<void> {
+    this.states.delete(path);
     const dir = this.appendDir(path);
     const keys = await this.listKeys(dir, false);
     if (keys.length === 0) return;
