@@ -241,7 +241,7 @@ export async function startScaleBackend(pgServer: PgServer): Promise<ScaleBacken
   };
 }
 
-// ---------------------------------------------------------------- Berth on a core of its own
+// ---------------------------------------------------------------- the store on a core of its own
 
 export interface CorePinning {
   /** What was pinned, for the report; null when nothing was. */
@@ -252,21 +252,23 @@ export interface CorePinning {
 }
 
 /**
- * For the blob workloads: Berth gets CPUs of its own, and s3rver, the load
- * generator (this process) and PostgreSQL share the last one, in Berth's
- * runs and in the direct baseline alike, as when Berth runs on a machine of
- * its own in front of the store. Without this, on a 2-core machine, every
- * cycle Berth spends is taken from the single-threaded store or from the
- * client, and the ratio measures core sharing more than Berth.
- * BERTH_BENCH_SHARED_CORES=1 turns it off (everything shares every core).
+ * For the blob workloads: s3rver and PostgreSQL get the last CPU to
+ * themselves, and everything on the client side of the store shares the
+ * others: the load generator (this process) with Berth in Berth's runs, and
+ * the direct S3 client (this process too) in the direct runs. So the store
+ * has the same resources in both, and Berth's own cost per byte shows as
+ * what it is: CPU taken from the client's side, as on a real client or
+ * Berth machine. Without this, on a 2-core machine, every cycle Berth
+ * spends is taken from the single-threaded s3rver, and the ratio measures
+ * core sharing more than Berth. BERTH_BENCH_SHARED_CORES=1 turns it off.
  */
-export function pinBerthCores(pgServer: PgServer | null, b: ScaleBackend, berthPids: number[]): CorePinning {
+export function pinStoreCore(pgServer: PgServer | null, b: ScaleBackend, berthPids: number[]): CorePinning {
   const n = os.availableParallelism();
   const none: CorePinning = { note: null, addBerth: () => undefined, undo: () => undefined };
   if (process.env.BERTH_BENCH_SHARED_CORES === '1' || n < 2) return none;
   const all = `0-${n - 1}`;
-  const berth = n === 2 ? '0' : `0-${n - 2}`;
-  const rest = String(n - 1);
+  const clientSide = n === 2 ? '0' : `0-${n - 2}`;
+  const store = String(n - 1);
   const set = (cpus: string, pid: number): boolean => {
     try {
       execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
@@ -275,20 +277,19 @@ export function pinBerthCores(pgServer: PgServer | null, b: ScaleBackend, berthP
       return false; // no taskset, or the process is gone
     }
   };
-  const pg = pgServer?.postmasterPid ? [pgServer.postmasterPid, ...childPids(pgServer.postmasterPid)] : [];
-  const others = [process.pid, b.s3Pid, ...pg];
-  const berths = [...berthPids];
-  if (!set(rest, process.pid)) return none;
-  for (const pid of others) set(rest, pid);
-  for (const pid of berths) set(berth, pid);
+  const stores = [b.s3Pid, ...(pgServer?.postmasterPid ? [pgServer.postmasterPid, ...childPids(pgServer.postmasterPid)] : [])];
+  const clients = [process.pid, ...berthPids];
+  if (!set(store, b.s3Pid)) return none;
+  for (const pid of stores) set(store, pid);
+  for (const pid of clients) set(clientSide, pid);
   return {
-    note: `Berth pinned to CPU ${berth}; s3rver, the load generator and PostgreSQL to CPU ${rest}, for Berth's runs and the direct ones alike (BERTH_BENCH_SHARED_CORES=1 to share all cores)`,
+    note: `s3rver and PostgreSQL pinned to CPU ${store}; Berth and the load generator (or the direct S3 client) to CPU ${clientSide} (BERTH_BENCH_SHARED_CORES=1 to share all cores)`,
     addBerth: (pid) => {
-      berths.push(pid);
-      set(berth, pid);
+      clients.push(pid);
+      set(clientSide, pid);
     },
     undo: () => {
-      for (const pid of [...others, ...berths]) set(all, pid);
+      for (const pid of [...stores, ...clients]) set(all, pid);
     },
   };
 }

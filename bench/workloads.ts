@@ -11,7 +11,7 @@ import {
   directMultipart,
   directPut,
   objectSize,
-  pinBerthCores,
+  pinStoreCore,
   type CorePinning,
   presignGet,
   type ScaleBackend,
@@ -618,9 +618,9 @@ async function wlPushScale(ctx: Ctx, scale: ScaleCtx): Promise<void> {
   await tagBigRepo(ctx, ctx.state.pullBlob.digest);
 }
 
-/** Gives Berth a core of its own for a blob workload (see pinBerthCores), noting it once per round. */
+/** Gives the store a core of its own for a blob workload (see pinStoreCore), noting it once per round. */
 function pinned(ctx: Ctx, scale: ScaleCtx): CorePinning {
-  const pin = pinBerthCores(scale.pgServer, scale.backend, [ctx.target.pid, ...ctx.extraServerPids]);
+  const pin = pinStoreCore(scale.pgServer, scale.backend, [ctx.target.pid, ...ctx.extraServerPids]);
   if (pin.note && !ctx.notes.includes(pin.note)) ctx.notes.push(pin.note);
   return pin;
 }

@@ -32,3 +32,13 @@ export function hasBody(req: IncomingMessage): boolean {
   const n = req.headers['content-length'];
   return (n !== undefined && n !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
+
+/**
+ * The request body as a byte source for the registry core. Unlike iterating
+ * `req` itself, stopping early (the store failed mid-upload, a chunk was
+ * refused) does not destroy the request and with it the connection, so the
+ * client still gets the error answer (with `Connection: close`).
+ */
+export function bodySource(req: IncomingMessage): AsyncIterable<Uint8Array> {
+  return { [Symbol.asyncIterator]: () => req.iterator({ destroyOnReturn: false }) as AsyncIterator<Uint8Array> };
+}

@@ -50,6 +50,8 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
     });
     const method = req.method ?? 'GET';
     const head = method === 'HEAD';
+    // Read now: once the connection is gone, req.socket is null.
+    const remoteAddress = req.socket?.remoteAddress;
     let status = 500;
     let errCode: string | undefined;
     let repo: string | undefined;
@@ -77,7 +79,7 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
       const access = op.access(match, url);
       const principal = access === null
         ? { kind: 'anonymous' as const, name: null }
-        : await services.access.authorize({ authorization: req.headers.authorization, remoteAddress: req.socket.remoteAddress ?? '', baseUrl: baseUrl(req) }, access);
+        : await services.access.authorize({ authorization: req.headers.authorization, remoteAddress: remoteAddress ?? '', baseUrl: baseUrl(req) }, access);
       const action = auditedAction(match.route, method);
       if (action && services.audit) audited = { action, target: auditTarget(match.name, match.reference ?? match.digest), actor: principal.name };
       const ctx: RequestContext = {
@@ -106,7 +108,7 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
       // After authorization only: a 401 challenge is part of every docker request, not an event.
       if (audited && services.audit) {
         services.audit.record({
-          time: Date.now(), actor: audited.actor, action: audited.action, target: audited.target, remoteAddress: req.socket.remoteAddress ?? null,
+          time: Date.now(), actor: audited.actor, action: audited.action, target: audited.target, remoteAddress: remoteAddress ?? null,
           outcome: status < 400 ? 'success' : 'failure', detail: { status, ...(errCode ? { code: errCode } : {}), 'http.request.id': requestId },
         }).catch((err: unknown) => log.error({ err }, 'failed to record an audit event'));
       }
@@ -116,7 +118,7 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
           'http.request.path': path,
           'http.response.status': status,
           'http.response.duration_ms': Number(process.hrtime.bigint() - started) / 1e6,
-          'http.request.remote_addr': req.socket.remoteAddress,
+          'http.request.remote_addr': remoteAddress,
           repo,
           'err.code': errCode,
         };
@@ -164,7 +166,15 @@ export function createRegistryServer(services: HttpServices, logger: Logger): Re
     keepAliveTimeout: 5_000,
     maxHeaderSize: 16 * 1024,
   };
-  const listener = (req: IncomingMessage, res: ServerResponse) => void handler(req, res);
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    // handle() answers every error itself; this is the last guard, so that no
+    // request can ever take the process down.
+    handler(req, res).catch((err: unknown) => {
+      logger.error({ err }, 'request handler failed');
+      if (!res.headersSent) res.writeHead(500);
+      res.destroy();
+    });
+  };
   const server = tls
     ? https.createServer({ ...options, cert: readFileSync(tls.certificate), key: readFileSync(tls.key), minVersion: tls.minVersion, ...(tls.clientCas.length ? { ca: tls.clientCas.map((p) => readFileSync(p)), requestCert: true, rejectUnauthorized: true } : {}) }, listener)
     : http.createServer(options, listener);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { errorCode, pushBlob, sha256, startTestBerth } from '../helpers/berth.js';
 import { sharedTestS3, startTestS3 } from '../helpers/s3.js';
 
@@ -62,6 +63,46 @@ test('the object store down mid-upload: 503 BERTH_UNAVAILABLE, /readyz 503, noth
   assert.equal(done.status, 201, await done.text());
   const got = await fetch(`${b.url}/v2/f/app/blobs/${sha256(whole)}`);
   assert.equal(sha256(Buffer.from(await got.arrayBuffer())), sha256(whole));
+});
+
+test('the object store failing while a chunk streams into it: the client gets 503, the instance lives on, the retry succeeds', { skip: process.env.BERTH_TEST_S3_ENDPOINT ? 'stops the s3rver it starts; cannot stop an external store' : false }, async (t) => {
+  const MiB = 1024 * 1024;
+  const s3 = await startTestS3();
+  t.after(() => s3.close());
+  const b = await startTestBerth({ ...s3.env(), REGISTRY_STORAGE_REDIRECT_DISABLE: 'true' });
+  t.after(() => b.close());
+  const chunk = randomBytes(8 * MiB);
+  const start = await fetch(`${b.url}/v2/mid/app/blobs/uploads/`, { method: 'POST' });
+  const location = new URL(start.headers.get('location')!, b.url);
+  // A sized chunk goes on to the store as it arrives: stop the store after the first MiB.
+  const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no answer to the PATCH within 30 s')), 30_000);
+    const req = http.request({
+      host: location.hostname, port: location.port, path: location.pathname + location.search, method: 'PATCH',
+      headers: { 'Content-Length': chunk.length, 'Content-Range': `0-${chunk.length - 1}`, 'Content-Type': 'application/octet-stream' },
+    }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode ?? 0, body }); });
+    });
+    req.on('error', () => undefined); // the rest of the body may meet a closed connection; the answer is what counts
+    req.write(chunk.subarray(0, MiB));
+    setTimeout(() => {
+      s3.stop().then(() => req.end(chunk.subarray(MiB)), reject);
+    }, 300);
+  });
+  assert.equal(answer.status, 503, answer.body);
+  assert.equal((JSON.parse(answer.body) as { errors: Array<{ code: string }> }).errors[0]?.code, 'BERTH_UNAVAILABLE');
+  await s3.restart();
+  assert.equal((await fetch(`${b.url}/readyz`)).status, 200, 'the instance lived through it');
+  assert.equal((await fetch(location)).headers.get('range'), '0-0', 'nothing of the failed chunk was kept');
+  const retry = await fetch(location, { method: 'PATCH', body: chunk, headers: { 'Content-Range': `0-${chunk.length - 1}` } });
+  assert.equal(retry.status, 202, await retry.text());
+  const done = await fetch(`${location}${location.search ? '&' : '?'}digest=${sha256(chunk)}`, { method: 'PUT' });
+  assert.equal(done.status, 201, await done.text());
+  const got = await fetch(`${b.url}/v2/mid/app/blobs/${sha256(chunk)}`);
+  assert.equal(sha256(Buffer.from(await got.arrayBuffer())), sha256(chunk));
 });
 
 test('a chunked upload continues through a second instance sharing the database and bucket', async (t) => {

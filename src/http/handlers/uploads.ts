@@ -1,7 +1,7 @@
 import type { UploadRecord } from '../../metadata/index.js';
 import { RegistryError } from '../../errors/index.js';
 import type { RequestContext } from '../context.js';
-import { contentLength, hasBody } from '../body.js';
+import { bodySource, contentLength, hasBody } from '../body.js';
 import { parseContentRange } from '../range.js';
 import { paths } from '../routes.js';
 import { sendEmpty } from '../respond.js';
@@ -41,7 +41,7 @@ export async function startUpload(ctx: RequestContext): Promise<void> {
       return;
     }
   } else if (digest !== null) {
-    const blob = await registry.putBlob(name, digest, ctx.req, { signal: ctx.signal, contentLength: contentLength(ctx.req) });
+    const blob = await registry.putBlob(name, digest, bodySource(ctx.req), { signal: ctx.signal, contentLength: contentLength(ctx.req) });
     sendCreated(ctx, name, blob.digest);
     return;
   }
@@ -63,7 +63,7 @@ function chunkRange(ctx: RequestContext) {
 
 /** PATCH /v2/<name>/blobs/uploads/<uuid>: one chunk, streamed or with Content-Range. */
 export async function patchUpload(ctx: RequestContext): Promise<void> {
-  const upload = await ctx.services.registry.appendUpload(ctx.match.name as string, ctx.match.uuid as string, ctx.req, {
+  const upload = await ctx.services.registry.appendUpload(ctx.match.name as string, ctx.match.uuid as string, bodySource(ctx.req), {
     signal: ctx.signal,
     range: chunkRange(ctx),
     contentLength: contentLength(ctx.req),
@@ -76,7 +76,7 @@ export async function completeUpload(ctx: RequestContext): Promise<void> {
   const digest = ctx.url.searchParams.get('digest');
   if (!digest) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required');
   const name = ctx.match.name as string;
-  const body = hasBody(ctx.req) ? ctx.req : null;
+  const body = hasBody(ctx.req) ? bodySource(ctx.req) : null;
   const blob = await ctx.services.registry.completeUpload(name, ctx.match.uuid as string, digest, body, {
     signal: ctx.signal,
     range: body ? chunkRange(ctx) : undefined,

@@ -412,7 +412,7 @@ export class S3Driver implements StorageDriver {
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
     const body = Readable.from(source, { objectMode: false, highWaterMark: STREAM_BUFFER_BYTES });
-    body.once('error', (err) => {
+    body.on('error', (err) => {
       sourceError = err;
       ac.abort(err);
     });
