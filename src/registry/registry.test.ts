@@ -22,117 +22,110 @@ async function readAll(r: AsyncIterable<unknown>): Promise<string> {
   return Buffer.concat(out).toString();
 }
 
-describe('Registry core', () => {
-  let metadata: SqliteStore;
-  let storage: BaseDriver;
-  let registry: Registry;
+/** A registry on in-memory storage and SQLite, made before and closed after the enclosing describe's tests. */
+function registryFixture(copiesOnMove: boolean): { metadata: SqliteStore; storage: BaseDriver; registry: Registry } {
+  const f = {} as { metadata: SqliteStore; storage: BaseDriver; registry: Registry };
   before(async () => {
-    metadata = new SqliteStore({ path: ':memory:' });
-    await metadata.init();
-    storage = new BaseDriver(new InMemoryDriver());
-    registry = new Registry({ storage, metadata, deleteEnabled: true, readOnly: false, manifestMaxBytes: 1024 });
+    f.metadata = new SqliteStore({ path: ':memory:' });
+    await f.metadata.init();
+    f.storage = new BaseDriver(new InMemoryDriver({ copiesOnMove }));
+    f.registry = new Registry({ storage: f.storage, metadata: f.metadata, deleteEnabled: true, readOnly: false, manifestMaxBytes: 1024 });
   });
   after(async () => {
-    await metadata.close();
+    await f.metadata.close();
   });
+  return f;
+}
+
+describe('Registry core', () => {
+  const f = registryFixture(false);
 
   it('purges stale upload sessions and orphaned upload data, keeping fresh ones', async () => {
-    const stale = await registry.startUpload('purge/a');
-    await registry.appendUpload('purge/a', stale.id, bytes('old'));
+    const stale = await f.registry.startUpload('purge/a');
+    await f.registry.appendUpload('purge/a', stale.id, bytes('old'));
     const orphan = '0b6c1f2e-0000-4000-8000-00000000abcd';
-    await storage.putContent(uploadDataPath(orphan), Buffer.from('crash leftovers'));
+    await f.storage.putContent(uploadDataPath(orphan), Buffer.from('crash leftovers'));
     const later = Date.now() + 60_000;
-    const fresh = await registry.startUpload('purge/a');
+    const fresh = await f.registry.startUpload('purge/a');
 
-    const dry = await registry.purgeUploads(30_000, { dryRun: true, now: later });
+    const dry = await f.registry.purgeUploads(30_000, { dryRun: true, now: later });
     assert.deepEqual(dry.sort(), [stale.id, fresh.id, orphan].sort(), 'everything older than 30 s at now+60 s');
-    assert.ok(await metadata.getUpload(stale.id), 'a dry run deletes nothing');
+    assert.ok(await f.metadata.getUpload(stale.id), 'a dry run deletes nothing');
 
-    const purged = await registry.purgeUploads(120_000, { now: later });
+    const purged = await f.registry.purgeUploads(120_000, { now: later });
     assert.deepEqual(purged, [], 'nothing is older than two minutes');
-    const purgedNow = await registry.purgeUploads(30_000, { now: later });
+    const purgedNow = await f.registry.purgeUploads(30_000, { now: later });
     assert.deepEqual(purgedNow.sort(), [stale.id, fresh.id, orphan].sort());
-    assert.equal(await metadata.getUpload(stale.id), null);
-    assert.equal(await storage.stat(uploadDataPath(stale.id)), null);
-    assert.equal(await storage.stat(uploadDataPath(orphan)), null);
+    assert.equal(await f.metadata.getUpload(stale.id), null);
+    assert.equal(await f.storage.stat(uploadDataPath(stale.id)), null);
+    assert.equal(await f.storage.stat(uploadDataPath(orphan)), null);
   });
 
   it('serialises concurrent chunks to one session: the second sees the new offset', async () => {
-    const u = await registry.startUpload('conc/a');
+    const u = await f.registry.startUpload('conc/a');
     const results = await Promise.allSettled([
-      registry.appendUpload('conc/a', u.id, bytes('aaaa'), { range: { start: 0, end: 3 } }),
-      registry.appendUpload('conc/a', u.id, bytes('bbbb'), { range: { start: 0, end: 3 } }),
+      f.registry.appendUpload('conc/a', u.id, bytes('aaaa'), { range: { start: 0, end: 3 } }),
+      f.registry.appendUpload('conc/a', u.id, bytes('bbbb'), { range: { start: 0, end: 3 } }),
     ]);
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
     const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     assert.ok(rejected.reason instanceof RegistryError && rejected.reason.status === 416);
-    assert.equal((await registry.getUpload('conc/a', u.id)).size, 4);
+    assert.equal((await f.registry.getUpload('conc/a', u.id)).size, 4);
   });
 
   it('refuses an upload of another repository\'s session', async () => {
-    const u = await registry.startUpload('own/a');
-    await assert.rejects(registry.getUpload('own/b', u.id), (e: unknown) => e instanceof RegistryError && e.code === 'BLOB_UPLOAD_UNKNOWN');
+    const u = await f.registry.startUpload('own/a');
+    await assert.rejects(f.registry.getUpload('own/b', u.id), (e: unknown) => e instanceof RegistryError && e.code === 'BLOB_UPLOAD_UNKNOWN');
   });
 });
 
 describe('Registry core on an object store (no rename: blobs stay where they were uploaded)', () => {
-  let metadata: SqliteStore;
-  let storage: BaseDriver;
-  let registry: Registry;
-  before(async () => {
-    metadata = new SqliteStore({ path: ':memory:' });
-    await metadata.init();
-    storage = new BaseDriver(new InMemoryDriver({ copiesOnMove: true }));
-    registry = new Registry({ storage, metadata, deleteEnabled: true, readOnly: false, manifestMaxBytes: 1024 });
-  });
-  after(async () => {
-    await metadata.close();
-  });
+  const f = registryFixture(true);
 
   it('records the upload\'s own object as the blob, without moving it, and ends the session with the same commit', async () => {
-    const u = await registry.startUpload('obj/a');
-    await registry.appendUpload('obj/a', u.id, bytes('hello '), { range: { start: 0, end: 5 }, contentLength: 6 });
-    await registry.appendUpload('obj/a', u.id, bytes('world'), { range: { start: 6, end: 10 }, contentLength: 5 });
-    const blob = await registry.completeUpload('obj/a', u.id, sha256('hello world'), null);
+    const u = await f.registry.startUpload('obj/a');
+    await f.registry.appendUpload('obj/a', u.id, bytes('hello '), { range: { start: 0, end: 5 }, contentLength: 6 });
+    await f.registry.appendUpload('obj/a', u.id, bytes('world'), { range: { start: 6, end: 10 }, contentLength: 5 });
+    const blob = await f.registry.completeUpload('obj/a', u.id, sha256('hello world'), null);
     assert.deepEqual(blob, { digest: sha256('hello world'), size: 11, location: storedDataPath(u.id) });
-    assert.equal(await metadata.getUpload(u.id), null);
-    assert.deepEqual(await storage.list('/'), ['blobdata'], 'nothing was copied to a content address');
-    assert.equal(await readAll(await registry.openBlob(await registry.statBlob('obj/a', blob.digest), null)), 'hello world');
-    assert.equal(registry.blobStoragePath(blob), `blobdata/${u.id}`);
+    assert.equal(await f.metadata.getUpload(u.id), null);
+    assert.deepEqual(await f.storage.list('/'), ['blobdata'], 'nothing was copied to a content address');
+    assert.equal(await readAll(await f.registry.openBlob(await f.registry.statBlob('obj/a', blob.digest), null)), 'hello world');
+    assert.equal(f.registry.blobStoragePath(blob), `blobdata/${u.id}`);
   });
 
   it('keeps the first copy of a blob pushed twice and deletes the second', async () => {
-    const first = await registry.putBlob('obj/b', sha256('twice'), bytes('twice'), { contentLength: 5 });
-    const u = await registry.startUpload('obj/c');
-    const second = await registry.completeUpload('obj/c', u.id, sha256('twice'), bytes('twice'), { contentLength: 5 });
+    const first = await f.registry.putBlob('obj/b', sha256('twice'), bytes('twice'), { contentLength: 5 });
+    const u = await f.registry.startUpload('obj/c');
+    const second = await f.registry.completeUpload('obj/c', u.id, sha256('twice'), bytes('twice'), { contentLength: 5 });
     assert.equal(second.location, first.location);
-    assert.equal(await storage.stat(storedDataPath(u.id)), null, 'the duplicate bytes are gone');
-    assert.equal(await readAll(await registry.openBlob(await registry.statBlob('obj/c', second.digest), null)), 'twice');
+    assert.equal(await f.storage.stat(storedDataPath(u.id)), null, 'the duplicate bytes are gone');
+    assert.equal(await readAll(await f.registry.openBlob(await f.registry.statBlob('obj/c', second.digest), null)), 'twice');
   });
 
   it('finishes an upload another instance wrote (no hash state here: the bytes are re-read)', async () => {
-    const other = new Registry({ storage, metadata, deleteEnabled: true, readOnly: false, manifestMaxBytes: 1024 });
+    const other = new Registry({ storage: f.storage, metadata: f.metadata, deleteEnabled: true, readOnly: false, manifestMaxBytes: 1024 });
     const u = await other.startUpload('obj/d');
     await other.appendUpload('obj/d', u.id, bytes('from elsewhere'));
-    const blob = await registry.completeUpload('obj/d', u.id, sha256('from elsewhere'), null);
+    const blob = await f.registry.completeUpload('obj/d', u.id, sha256('from elsewhere'), null);
     assert.equal(blob.location, storedDataPath(u.id));
-    await assert.rejects(registry.putBlob('obj/d', sha256('right'), bytes('wrong'), { contentLength: 5 }), (e: unknown) => e instanceof RegistryError && e.code === 'DIGEST_INVALID');
-    const ids = await storage.list('/blobdata');
-    const inUse = await metadata.blobLocationsInUse(ids.map(storedDataPath));
+    await assert.rejects(f.registry.putBlob('obj/d', sha256('right'), bytes('wrong'), { contentLength: 5 }), (e: unknown) => e instanceof RegistryError && e.code === 'DIGEST_INVALID');
+    const ids = await f.storage.list('/blobdata');
+    const inUse = await f.metadata.blobLocationsInUse(ids.map(storedDataPath));
     assert.equal(inUse.length, ids.length, 'a refused upload leaves no bytes behind');
   });
 
   it('purges stored bytes that neither a session nor a blob owns, never a blob\'s', async () => {
-    const kept = await registry.putBlob('obj/e', sha256('kept'), bytes('kept'), { contentLength: 4 });
-    const stale = await registry.startUpload('obj/e');
-    await registry.appendUpload('obj/e', stale.id, bytes('abandoned'));
+    const kept = await f.registry.putBlob('obj/e', sha256('kept'), bytes('kept'), { contentLength: 4 });
+    const stale = await f.registry.startUpload('obj/e');
+    await f.registry.appendUpload('obj/e', stale.id, bytes('abandoned'));
     const orphan = '0b6c1f2e-0000-4000-8000-00000000beef';
-    await storage.putContent(storedDataPath(orphan), Buffer.from('crash leftovers'));
-    const purged = await registry.purgeUploads(30_000, { now: Date.now() + 60_000 });
+    await f.storage.putContent(storedDataPath(orphan), Buffer.from('crash leftovers'));
+    const purged = await f.registry.purgeUploads(30_000, { now: Date.now() + 60_000 });
     assert.ok(purged.includes(stale.id) && purged.includes(orphan));
-    assert.equal(await storage.stat(storedDataPath(stale.id)), null);
-    assert.equal(await storage.stat(storedDataPath(orphan)), null);
-    assert.equal(await readAll(await registry.openBlob(kept, null)), 'kept');
-    for (const id of await storage.list('/blobdata')) assert.equal((await metadata.blobLocationsInUse([storedDataPath(id)])).length, 1, `${id} is a blob`);
+    assert.equal(await f.storage.stat(storedDataPath(stale.id)), null);
+    assert.equal(await f.storage.stat(storedDataPath(orphan)), null);
+    assert.equal(await readAll(await f.registry.openBlob(kept, null)), 'kept');
+    for (const id of await f.storage.list('/blobdata')) assert.equal((await f.metadata.blobLocationsInUse([storedDataPath(id)])).length, 1, `${id} is a blob`);
   });
 });
