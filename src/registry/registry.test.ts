@@ -73,6 +73,17 @@ describe('Registry core', () => {
     assert.equal((await f.registry.getUpload('conc/a', u.id)).size, 4);
   });
 
+  it('ends a session whose stored bytes ran ahead of its record (a write that died before being recorded)', async () => {
+    const u = await f.registry.startUpload('ahead/a');
+    await f.storage.append(uploadDataPath(u.id), bytes('written, never recorded'));
+    await assert.rejects(
+      f.registry.appendUpload('ahead/a', u.id, bytes('next'), { range: { start: 0, end: 3 }, contentLength: 4 }),
+      (e: unknown) => e instanceof RegistryError && e.code === 'BLOB_UPLOAD_INVALID' && /start a new upload/.test(e.message),
+    );
+    await assert.rejects(f.registry.getUpload('ahead/a', u.id), (e: unknown) => e instanceof RegistryError && e.code === 'BLOB_UPLOAD_UNKNOWN');
+    assert.equal(await f.storage.stat(uploadDataPath(u.id)), null);
+  });
+
   it('refuses an upload of another repository\'s session', async () => {
     const u = await f.registry.startUpload('own/a');
     await assert.rejects(f.registry.getUpload('own/b', u.id), (e: unknown) => e instanceof RegistryError && e.code === 'BLOB_UPLOAD_UNKNOWN');

@@ -231,7 +231,13 @@ export class Registry {
       signal: options.signal, expectedBytes: exact ?? contentLength, final, currentSize: upload.size,
     });
     if (newSize !== upload.size + counter.bytes) {
-      throw new Error(`upload ${upload.id}: storage size ${newSize} differs from expected ${upload.size + counter.bytes}`);
+      // The stored bytes ran ahead of the session's record: an earlier write
+      // reached storage, but its process died before recording it. Neither
+      // can be trusted to line up with the client's offsets: end the session.
+      await this.discardUpload(upload.id);
+      throw new RegistryError('BLOB_UPLOAD_INVALID', 'the upload session\'s stored data does not match its record (an interrupted write); start a new upload', {
+        detail: { uuid: upload.id, stored: newSize, expected: upload.size + counter.bytes },
+      });
     }
     const now = Date.now();
     if (!(await this.metadata.advanceUpload(upload.id, upload.size, newSize, now))) {
@@ -255,7 +261,7 @@ export class Registry {
         await this.discardUpload(upload.id);
         throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { detail: { digest: d.digest } });
       }
-      const blob = await this.commitBlob(path, d, upload.size, repo, upload.id);
+      const blob = await this.commitBlob(path, d, upload.size, repo, upload.id, source !== null);
       this.hashes.drop(upload.id);
       if (!this.storage.copiesOnMove) await this.storage.delete(uploadDir(upload.id));
       return blob;
@@ -277,7 +283,7 @@ export class Registry {
       if (`${d.algorithm}:${hash.digest('hex')}` !== d.digest) {
         throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { detail: { digest: d.digest } });
       }
-      const blob = await this.commitBlob(path, d, size, repo, null);
+      const blob = await this.commitBlob(path, d, size, repo, null, true);
       committed = true;
       return blob;
     } finally {
@@ -292,14 +298,15 @@ export class Registry {
    * as the blob's location (no copy). The record, its link into `repo` and
    * the end of the upload session are one transaction. When the blob was
    * already stored, that copy stays in force and these bytes are deleted.
+   * `finished`: the last append was final, so the object is whole already.
    */
-  private async commitBlob(from: string, d: ParsedDigest, size: number, repo: string, uploadId: string | null): Promise<BlobRecord> {
+  private async commitBlob(from: string, d: ParsedDigest, size: number, repo: string, uploadId: string | null, finished: boolean): Promise<BlobRecord> {
     const link = uploadId ? { uploadId } : {};
     if (!this.storage.copiesOnMove) {
       await this.storage.move(from, blobPath(d));
       return this.metadata.linkBlob(repo, { digest: d.digest, size }, link);
     }
-    const stored = await this.storage.finish(from);
+    const stored = finished ? size : await this.storage.finish(from);
     if (stored !== size) throw new Error(`upload at ${from}: storage holds ${stored} bytes, expected ${size}`);
     const blob = await this.metadata.linkBlob(repo, { digest: d.digest, size, location: from }, link);
     if (blob.location !== from) await this.storage.delete(from).catch(() => undefined); // a duplicate: purgeUploads retries

@@ -109,7 +109,8 @@ export interface AppendOptions {
   currentSize?: number | undefined;
   /**
    * The caller expects no further append (a monolithic upload, or its last
-   * chunk): the driver may finish the object now, as `finish` would.
+   * chunk): the object is finished when append returns, as by `finish`
+   * (a later append still works, as after `finish`).
    */
   final?: boolean | undefined;
 }

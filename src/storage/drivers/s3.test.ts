@@ -127,6 +127,7 @@ describe('s3 driver: multipart appends', () => {
     size = await b.append('/uploads/u4/data', chunks(p[2]!), { currentSize: size, expectedBytes: p[2]!.length });
     size = await a.append('/uploads/u4/data', chunks(p[3]!), { currentSize: size, final: true });
     assert.equal(size, 14 * MiB + 100);
+    assert.deepEqual((await s3.keys()).filter((k) => k.includes('~append/')), [], 'a final append finishes the object: no append state is left');
     assert.equal(await b.finish('/uploads/u4/data'), size);
     assert.deepEqual(await readAll(b, '/uploads/u4/data'), Buffer.concat(p));
     await a.delete('/uploads/u4');
