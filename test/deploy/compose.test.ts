@@ -147,6 +147,14 @@ describe('deploy/compose/docker-compose.yml', () => {
     const servers = [...upstream.matchAll(/^\s*server\s+([\w.-]+):(\d+)/gm)].map((m) => `${m[1]}:${m[2]}`);
     const port = berthYml.http.addr.split(':').pop();
     assert.deepEqual(servers.sort(), berthNames.map((n) => `${n}:${port}`).sort());
+    // An upload's requests go to one instance (hashed on the session id); the rest are spread.
+    assert.match(upstream, /^\s*hash \$berth_upstream_key consistent;/m);
+    const map = /map \$uri \$berth_upstream_key \{([^}]*)\}/.exec(nginxConf)?.[1] ?? '';
+    const uploadRule = /"~(\^[^"]+)"\s+\$upload_id;/.exec(map)?.[1] ?? '';
+    const re = new RegExp(uploadRule);
+    assert.equal(re.exec('/v2/library/app/blobs/uploads/0b6c1f2e-0000-4000-8000-00000000abcd')?.groups?.upload_id, '0b6c1f2e-0000-4000-8000-00000000abcd');
+    assert.equal(re.exec('/v2/library/app/blobs/sha256:abc'), null, 'blob GETs are not pinned');
+    assert.match(map, /default \$request_id;/);
     const directive = (name: string): string | undefined => new RegExp(`^\\s*${name}\\s+([^;]+);`, 'm').exec(nginxConf)?.[1];
     assert.equal(directive('client_max_body_size'), '0');
     assert.equal(directive('proxy_request_buffering'), 'off');

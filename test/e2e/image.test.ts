@@ -291,11 +291,17 @@ describe('container image (Dockerfile)', { timeout: BUILD_TIMEOUT_MS + 10 * 60_0
         await engine.docker(['pull', ref], { timeoutMs: 120_000 });
         assert.deepEqual(await diffIds(ref), await diffIds(BUSYBOX));
 
-        // nginx spread the push over both instances.
+        // nginx spread the push over both instances, but kept each upload
+        // session's requests (PATCH, PUT) on one of them.
+        const sessions: Array<Set<string>> = [];
         for (const name of ['berth-ha-1', 'berth-ha-2']) {
           const logs = await engine.docker(['logs', name]);
-          assert.match(logs.stdout + logs.stderr, /\/v2\/ha\/app\//, `${name} served part of the push`);
+          const out = logs.stdout + logs.stderr;
+          assert.match(out, /\/v2\/ha\/app\//, `${name} served part of the push`);
+          sessions.push(new Set([...out.matchAll(/"http\.request\.method":"(?:PATCH|PUT)","http\.request\.path":"\/v2\/ha\/app\/blobs\/uploads\/([0-9a-f-]+)"/g)].map((m) => m[1]!)));
         }
+        assert.ok(sessions[0]!.size + sessions[1]!.size > 0, 'the push used upload sessions');
+        assert.deepEqual([...sessions[0]!].filter((id) => sessions[1]!.has(id)), [], 'no upload session was split between the instances');
 
         // A token from one instance works on the other: same key, same users.
         const basic = `Basic ${Buffer.from(`admin:${admin}`).toString('base64')}`;
