@@ -14,35 +14,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer as httpCreateServer, request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { BERTH_CLI } from './registry-process.js';
-import { RingLog, run, settlesWithin, sleep } from './util.js';
+import { freePortIn, portIsFree, RingLog, run, settlesWithin, sleep } from './util.js';
 
 /** The ports this file's processes may use (other e2e files use 15000-15099). */
 const PORT_MIN = 15100;
 const PORT_MAX = 15199;
 
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}
-
 /** `count` distinct free ports in 15100-15199 (random start, so two runs rarely collide). */
 export async function pickClusterPorts(count: number): Promise<number[]> {
-  const span = PORT_MAX - PORT_MIN + 1;
-  const start = Math.floor(Math.random() * span);
-  const ports: number[] = [];
-  for (let i = 0; i < span && ports.length < count; i++) {
-    const port = PORT_MIN + ((start + i) % span);
-    if (await portIsFree(port)) ports.push(port);
-  }
-  if (ports.length < count) throw new Error(`only ${ports.length} of ${count} TCP ports free in ${PORT_MIN}-${PORT_MAX} on 127.0.0.1`);
-  return ports;
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePortIn({ min: PORT_MIN, max: PORT_MAX }, ports));
+  return [...ports];
 }
 
 // Children still running when the test process exits (a crash, a timeout)

@@ -74,6 +74,13 @@ export interface TestImages {
 export interface DockerStartOptions {
   /** How long to wait for the engine to answer. Default 60 s. */
   readyTimeoutMs?: number;
+  /**
+   * Storage drivers to try, in order; the first that starts is used. Default
+   * vfs, which works everywhere. The image test prefers overlay2: building a
+   * Dockerfile makes a container per instruction, and vfs copies the whole
+   * root filesystem for each.
+   */
+  storageDrivers?: readonly string[];
 }
 
 export class DockerEnv {
@@ -84,6 +91,8 @@ export class DockerEnv {
   private constructor(
     /** Short temp dir, e.g. /tmp/bde-AbC123 (unix socket paths must stay short). */
     readonly dir: string,
+    /** The storage driver the engine runs on. */
+    readonly storageDriver: string,
     readonly env: NodeJS.ProcessEnv,
     private readonly daemon: ChildProcess,
     private readonly daemonLog: RingLog,
@@ -102,10 +111,21 @@ export class DockerEnv {
           `run them as root, e.g. in a privileged CI container`,
       );
     }
+    const failures: string[] = [];
+    for (const driver of opts.storageDrivers ?? ['vfs']) {
+      const started = await DockerEnv.tryStart(driver, opts.readyTimeoutMs ?? 60_000);
+      if (started instanceof DockerEnv) return started;
+      failures.push(`--storage-driver=${driver}: ${started}`);
+    }
+    throw new Error(`dockerd did not start:\n${failures.join('\n')}`);
+  }
+
+  /** The engine on `driver`, or why it did not start (its folder is then removed). */
+  private static async tryStart(driver: string, readyTimeoutMs: number): Promise<DockerEnv | string> {
     const dir = await mkdtemp('/tmp/bde-');
     const sock = join(dir, 'docker.sock');
     const args = [
-      '--storage-driver=vfs',
+      `--storage-driver=${driver}`,
       '--iptables=false',
       '--ip6tables=false',
       '--bridge=none',
@@ -139,29 +159,30 @@ export class DockerEnv {
     await mkdir(cliConfig, { recursive: true });
     const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: cliConfig };
     for (const k of ['DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'DOCKER_API_VERSION']) delete env[k];
-    const denv = new DockerEnv(dir, env, daemon, log, exited);
+    const denv = new DockerEnv(dir, driver, env, daemon, log, exited);
 
-    const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
+    const deadline = Date.now() + readyTimeoutMs;
     let last: RunResult | null = null;
     while (true) {
       if (exitInfo) {
+        liveChildren.delete(daemon);
         await removeTree(dir);
-        throw new Error(`dockerd ${exitInfo}.\n--- dockerd ${args.join(' ')} output ---\n${log.text().slice(-8000)}`);
+        return `dockerd ${exitInfo}.\n--- dockerd ${args.join(' ')} output ---\n${log.text().slice(-8000)}`;
       }
       if (existsSync(sock)) {
-        last = await run('docker', ['version', '--format', '{{.Server.Version}}'], { env, allowFailure: true, timeoutMs: 15_000 });
-        if (last.code === 0) break;
+        last = await run('docker', ['info', '--format', '{{.Driver}}'], { env, allowFailure: true, timeoutMs: 15_000 });
+        if (last.code === 0) {
+          if (last.stdout.trim() === driver) return denv;
+          await denv.stop();
+          return `dockerd runs on ${last.stdout.trim()} instead`;
+        }
       }
       if (Date.now() > deadline) {
         await denv.stop();
-        throw new Error(
-          `dockerd did not become ready.\n${last ? describeResult(last) : 'socket never appeared'}\n` +
-            `--- dockerd output ---\n${log.text().slice(-8000)}`,
-        );
+        return `dockerd did not become ready.\n${last ? describeResult(last) : 'socket never appeared'}\n--- dockerd output ---\n${log.text().slice(-8000)}`;
       }
       await sleep(200);
     }
-    return denv;
   }
 
   /** Output of the engine so far (for debugging failures). */

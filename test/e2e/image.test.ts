@@ -25,15 +25,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { createScratchDatabase, postgresSkipReason, type ScratchDatabase } from '../helpers/postgres.js';
 import { importStandInImages } from './base-images.js';
-import { ImageDockerd } from './image-dockerd.js';
+import { DockerEnv } from './docker-env.js';
 import { REPO_ROOT } from './registry-process.js';
-import { buildRootfsTar, digestOf, http, httpExpect, sleep } from './util.js';
+import { buildRootfsTar, digestOf, freePortIn, http, httpExpect, sleep } from './util.js';
 
 const IMAGE = 'berth-test/berth:e2e';
 const BUSYBOX = 'berth-test/bb:1';
@@ -41,27 +40,11 @@ const BUILD_TIMEOUT_MS = 15 * 60_000;
 /** This suite's share of the ports, apart from the other e2e files'. */
 const PORTS = { min: 15200, max: 15299 };
 
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}
-
 const taken = new Set<number>();
 async function freePort(): Promise<number> {
-  const span = PORTS.max - PORTS.min + 1;
-  const start = Math.floor(Math.random() * span);
-  for (let i = 0; i < span; i++) {
-    const port = PORTS.min + ((start + i) % span);
-    if (!taken.has(port) && (await portIsFree(port))) {
-      taken.add(port);
-      return port;
-    }
-  }
-  throw new Error(`no free TCP port in ${PORTS.min}-${PORTS.max} on 127.0.0.1`);
+  const port = await freePortIn(PORTS, taken);
+  taken.add(port);
+  return port;
 }
 
 async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
@@ -81,7 +64,7 @@ interface ComposeService {
 }
 
 describe('container image (Dockerfile)', { timeout: BUILD_TIMEOUT_MS + 10 * 60_000 }, () => {
-  let engine: ImageDockerd;
+  let engine: DockerEnv;
   let work: string;
   const timings: string[] = [];
   const timed = async <R>(what: string, fn: () => Promise<R>): Promise<R> => {
@@ -107,12 +90,11 @@ describe('container image (Dockerfile)', { timeout: BUILD_TIMEOUT_MS + 10 * 60_0
     return { url, host: `127.0.0.1:${port}` };
   };
 
-  const diffIds = async (ref: string): Promise<string[]> =>
-    JSON.parse((await engine.docker(['image', 'inspect', '--format', '{{json .RootFS.Layers}}', ref])).stdout) as string[];
+  const diffIds = (ref: string): Promise<string[]> => engine.diffIds(ref);
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'berth-e2e-image-'));
-    engine = await timed('start dockerd', () => ImageDockerd.start());
+    engine = await timed('start dockerd', () => DockerEnv.start({ storageDrivers: ['overlay2', 'vfs'] }));
     timings.push(`storage driver: ${engine.storageDriver}`);
     const base = await timed('stand-in base images (from Debian packages)', () => importStandInImages(engine, join(work, 'base')));
     await timed('docker build (both stages)', () =>

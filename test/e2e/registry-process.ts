@@ -6,11 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { get as httpsGet } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RingLog, settlesWithin, sleep } from './util.js';
+import { freePortIn, RingLog, settlesWithin, sleep } from './util.js';
 
 export type RegistryTarget = 'berth' | 'reference';
 
@@ -68,27 +67,9 @@ export function targetFromEnv(): RegistryTarget {
   return t;
 }
 
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
-      srv.close(() => resolve(true));
-    });
-  });
-}
-
 /** A free port in 15000-15099 (random start so concurrent files rarely collide). */
-export async function pickFreePort(exclude: ReadonlySet<number> = new Set()): Promise<number> {
-  const span = PORT_MAX - PORT_MIN + 1;
-  const start = Math.floor(Math.random() * span);
-  for (let i = 0; i < span; i++) {
-    const port = PORT_MIN + ((start + i) % span);
-    if (exclude.has(port)) continue;
-    if (await portIsFree(port)) return port;
-  }
-  throw new Error(`no free TCP port in ${PORT_MIN}-${PORT_MAX} on 127.0.0.1`);
+export function pickFreePort(exclude: ReadonlySet<number> = new Set()): Promise<number> {
+  return freePortIn({ min: PORT_MIN, max: PORT_MAX }, exclude);
 }
 
 function referenceConfig(addr: string, dataDir: string): string {

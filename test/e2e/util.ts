@@ -6,8 +6,38 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+
+// ---------------------------------------------------------------------------
+// Ports
+// ---------------------------------------------------------------------------
+
+/** Whether 127.0.0.1:`port` can be bound right now. */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free port in `range` (each e2e file has its own, so files running at
+ * once do not collide), not in `exclude`. The search starts at a random
+ * place, so two runs rarely pick the same port.
+ */
+export async function freePortIn(range: { min: number; max: number }, exclude: ReadonlySet<number> = new Set()): Promise<number> {
+  const span = range.max - range.min + 1;
+  const start = Math.floor(Math.random() * span);
+  for (let i = 0; i < span; i++) {
+    const port = range.min + ((start + i) % span);
+    if (!exclude.has(port) && (await portIsFree(port))) return port;
+  }
+  throw new Error(`no free TCP port in ${range.min}-${range.max} on 127.0.0.1`);
+}
 
 // ---------------------------------------------------------------------------
 // Running commands

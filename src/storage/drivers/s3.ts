@@ -539,7 +539,8 @@ export class S3Driver implements StorageDriver {
           Bucket: this.bucket, Key: key, Body: rest ?? new Uint8Array(0), ContentLength: rest?.length ?? 0, ContentType: 'application/octet-stream', ...this.writeParams,
         }), signal ? { abortSignal: signal } : {}));
         state.size += received;
-        await this.discardAppendState(path, previous);
+        // The plain object replaces what earlier appends gathered (their tail only: no multipart upload yet).
+        if (previous) await this.deleteUnder(dir).catch(() => undefined);
         return state.size;
       }
       if (rest && (final || rest.length >= MIN_PART_BYTES)) {
@@ -612,12 +613,7 @@ export class S3Driver implements StorageDriver {
     }
   }
 
-  /** Drops the state (and tail) of an append that a plain put has just replaced. */
-  private async discardAppendState(path: string, previous: AppendState | null): Promise<void> {
-    if (!previous) return;
-    await this.deleteUnder(this.appendDir(path)).catch(() => undefined);
-  }
-
+  /** Aborts a multipart upload, best effort (a leftover is aborted by delete or the bucket's lifecycle rule). */
   private async abortMultipart(key: string, uploadId: string): Promise<void> {
     await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
   }
@@ -727,7 +723,7 @@ export class S3Driver implements StorageDriver {
       parts.sort((a, b) => a.PartNumber - b.PartNumber);
       await this.send('complete a multipart copy', () => this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: toKey, UploadId: uploadId, MultipartUpload: { Parts: parts } })));
     } catch (err) {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: toKey, UploadId: uploadId })).catch(() => undefined);
+      await this.abortMultipart(toKey, uploadId);
       if (isNotImplemented(err) && size <= MAX_SINGLE_COPY_BYTES) {
         // The store has no part copies (s3rver): a single copy still works.
         this.partCopy = false;
@@ -775,7 +771,7 @@ export class S3Driver implements StorageDriver {
     if (keys.length === 0) return;
     const state = await this.loadState(path);
     if (state?.uploadId) {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(path), UploadId: state.uploadId })).catch(() => undefined);
+      await this.abortMultipart(this.key(path), state.uploadId);
     }
     await this.deleteUnder(dir);
   }
