@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { createAuth, type AccessController, type AuthSetup } from './auth/index.js';
+import { createAuth, RegistryHostNames, type AccessController, type AuthSetup } from './auth/index.js';
 import { DbAuthenticator, GrantPolicy, IdentityService } from './identity/index.js';
 import { redactUrl, type BerthConfig } from './config/index.js';
 import { RegistryError } from './errors/index.js';
@@ -93,6 +93,7 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     const usersFromDatabase = config.auth.kind === 'token' && config.auth.database;
     const anonymous = config.auth.kind === 'token' && config.auth.anonymous;
     auth = await createAuth(config.auth, {
+      hosts: new RegistryHostNames([config.http.baseUrl, ...config.http.aliases]),
       database: (limiter) => ({ authenticator: new DbAuthenticator(identity, limiter, metadata.audit), policy: new GrantPolicy({ store: metadata.identity, anonymous }) }),
     });
     if (usersFromDatabase) {

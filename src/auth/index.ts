@@ -3,7 +3,7 @@ export { createAuth, type AuthSetup, type AuthOptions } from './setup.js';
 export { TokenService, type TokenRequest, type TokenResponse } from './token-service.js';
 export { parseScope, formatScope } from './scope.js';
 export type { AccessPolicy } from './policy.js';
-export { repositoryOfScopeName } from './policy.js';
+export { RegistryHostNames } from './repository-name.js';
 export type { Authenticator } from './authenticator.js';
 export { LoginLimiter } from './login-limiter.js';
 export { parseBasic } from './basic.js';

@@ -17,16 +17,3 @@ export const authenticatedFullAccess: AccessPolicy = {
     return principal.kind === 'anonymous' ? [] : [...request.actions];
   },
 };
-
-/**
- * The repository a scope name designates. Notary clients name repositories
- * with the registry host (`localhost:5000/app`); the registry itself uses
- * `app`. Docker's rule decides what is a host: a first component with `.` or
- * `:`, or `localhost`.
- */
-export function repositoryOfScopeName(name: string): string {
-  const slash = name.indexOf('/');
-  if (slash < 0) return name;
-  const first = name.slice(0, slash);
-  return first.includes('.') || first.includes(':') || first === 'localhost' ? name.slice(slash + 1) : name;
-}

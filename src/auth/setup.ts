@@ -8,6 +8,7 @@ import { LoginLimiter } from './login-limiter.js';
 import { authenticatedFullAccess, type AccessPolicy } from './policy.js';
 import type { Authenticator } from './authenticator.js';
 import { TokenService } from './token-service.js';
+import { RegistryHostNames } from './repository-name.js';
 
 export interface AuthSetup {
   access: AccessController;
@@ -25,6 +26,8 @@ export interface AuthOptions {
    * rootcertbundle); built by the composition root, which owns the database.
    */
   database?: (limiter: LoginLimiter) => { authenticator: Authenticator; policy: AccessPolicy };
+  /** The names this registry answers to (http.host, http.aliases); see RegistryHostNames. */
+  hosts?: RegistryHostNames;
 }
 
 /** Builds access control from the resolved config; reads files, so it is async and may throw. */
@@ -70,6 +73,7 @@ export async function createAuth(config: AuthConfig, options: AuthOptions = {}):
       ttlSeconds: config.ttlSeconds,
       refreshTtlSeconds: 30 * 24 * 3600,
       realm: config.htpasswd?.realm ?? 'berth',
+      hosts: options.hosts ?? new RegistryHostNames([]),
     });
   }
   return {

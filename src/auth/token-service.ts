@@ -6,7 +6,7 @@ import type { AccessRequest, Principal } from './access.js';
 import type { Authenticator } from './authenticator.js';
 import { parseBasic } from './basic.js';
 import type { AccessPolicy } from './policy.js';
-import { repositoryOfScopeName } from './policy.js';
+import type { RegistryHostNames } from './repository-name.js';
 import { parseScope } from './scope.js';
 import { issueToken } from './tokens.js';
 import type { SigningKey } from './keys.js';
@@ -23,6 +23,8 @@ export interface TokenServiceOptions {
   refreshTtlSeconds: number;
   /** Realm named in the token endpoint's own Basic challenge. */
   realm: string;
+  /** The configured names of this registry (http.host, http.aliases): a scope's host prefix is removed only for these. */
+  hosts: RegistryHostNames;
 }
 
 export interface TokenResponse {
@@ -37,6 +39,8 @@ export interface TokenResponse {
 export interface TokenRequest {
   authorization: string | undefined;
   remoteAddress: string;
+  /** Host names the request reached this registry by (Host header, external base URL): also names of this registry. */
+  requestHosts: readonly (string | undefined)[];
   service: string | null;
   scopes: string[];
   /** GET `offline_token=true` or POST `access_type=offline`: also return a refresh token. */
@@ -75,7 +79,7 @@ export class TokenService {
     }
     if (req.scopes.length > MAX_SCOPES) throw new RegistryError('BERTH_TOKEN_REQUEST_INVALID', `at most ${MAX_SCOPES} scopes per request`);
     const principal = await this.authenticate(req);
-    const access = await this.grant(principal, req.scopes);
+    const access = await this.grant(principal, req.scopes, this.o.hosts.with(req.requestHosts));
     const { token, issuedAt, expiresIn } = await issueToken(this.o.key, {
       issuer: this.o.issuer, subject: principal.name ?? '', audience: this.o.service, access, ttlSeconds: this.o.ttlSeconds,
       accessTokenLogin: principal.kind === 'token',
@@ -109,17 +113,21 @@ export class TokenService {
     return p;
   }
 
-  private async grant(principal: Principal, scopes: string[]): Promise<AccessRequest[]> {
+  /**
+   * What the principal gets for each scope. The name that is authorized is
+   * the name written into the claim: the canonical repository name, with a
+   * host prefix removed only when it names this registry.
+   */
+  private async grant(principal: Principal, scopes: string[], hosts: RegistryHostNames): Promise<AccessRequest[]> {
     const out: AccessRequest[] = [];
     for (const s of scopes.flatMap((x) => x.split(' ')).filter(Boolean)) {
       const request = parseScope(s);
       if (!request) continue;
-      const target = request.type === 'repository' ? repositoryOfScopeName(request.name) : request.name;
-      if (request.type === 'repository' && !isValidRepositoryName(target)) continue;
-      const granted = await this.o.policy.grant(principal, { ...request, name: target });
+      const name = request.type === 'repository' ? hosts.canonicalRepository(request.name) : request.name;
+      if (request.type === 'repository' && !isValidRepositoryName(name)) continue;
+      const granted = await this.o.policy.grant(principal, { ...request, name });
       const actions = request.actions.filter((a) => granted.includes(a));
-      // The claim keeps the name as requested (with a registry host for Notary clients).
-      if (actions.length > 0) out.push({ type: request.type, name: request.name, actions });
+      if (actions.length > 0) out.push({ type: request.type, name, actions });
     }
     return out;
   }

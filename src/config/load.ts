@@ -279,6 +279,7 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
       host,
       port,
       baseUrl: c.http?.host?.replace(/\/+$/, ''),
+      aliases: c.http?.aliases ?? [],
       relativeUrls: c.http?.relativeurls ?? false,
       accelRedirect: c.http?.accelredirect,
       drainTimeoutMs: ms(c.http?.draintimeout, 30_000),

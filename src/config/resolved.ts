@@ -18,6 +18,8 @@ export interface BerthConfig {
     readonly port: number;
     /** Externally visible base URL (http.host), without a trailing slash. */
     readonly baseUrl: string | undefined;
+    /** http.aliases: other names of this registry (HOST or HOST:PORT). */
+    readonly aliases: readonly string[];
     readonly relativeUrls: boolean;
     /** nginx X-Accel-Redirect prefix for blob bodies (filesystem storage), or undefined. */
     readonly accelRedirect: string | undefined;

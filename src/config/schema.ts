@@ -91,6 +91,8 @@ export const configSchema = z.object({
     addr: str('Listen address, HOST:PORT or :PORT.').optional(),
     net: z.enum(['tcp']).optional().describe('Network; only tcp is supported.'),
     host: z.string().url().optional().describe('Externally visible base URL, used to build Location headers.'),
+    aliases: z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v), z.array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, { message: 'expected HOST or HOST:PORT' }))).optional()
+      .describe('Other host names (HOST or HOST:PORT) clients reach this registry by, besides http.host and the Host header. A token scope such as repository:HOST/app (as Notary clients send) names the repository app only when HOST is one of these names. In REGISTRY_HTTP_ALIASES, separate names with commas.'),
     prefix: z.string().optional().describe('URL path prefix (registry:2); only "/" is supported.'),
     secret: z.string().optional().describe('registry:2 upload-state secret; not needed by Berth (accepted, never logged).'),
     relativeurls: bool('Send relative Location headers.').optional(),

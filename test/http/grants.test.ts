@@ -214,3 +214,101 @@ describe('the first administrator without BERTH_ADMIN_PASSWORD', () => {
     }
   });
 });
+
+/**
+ * The namespace escape found by the outside probe: a scope whose first name
+ * component looked like a host had that component removed before the policy
+ * check, while the token was issued for the full name. Now a host prefix is
+ * removed only when it names this registry, and the token names exactly what
+ * was authorized.
+ */
+describe('repository names with a host in token scopes', () => {
+  let t: TestBerth;
+  let c: ReturnType<typeof client>;
+  const admin: Creds = { user: 'admin', password: ADMIN_PASSWORD };
+  const alice: Creds = { user: 'alice', password: 'alice-password' };
+  const john: Creds = { user: 'john.doe', password: 'john-password' };
+
+  before(async () => {
+    t = await startTestBerth({ REGISTRY_AUTH: 'token', REGISTRY_AUTH_ANONYMOUS: 'true', BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD, REGISTRY_HTTP_ALIASES: 'registry.example.com,localhost:5000' });
+    c = client(t.url);
+    const id = t.berth.identity;
+    for (const u of [alice, john]) await id.createUser({ name: u.user, password: u.password });
+    await id.createOrganization('acme.io');
+    await id.setVisibility({ resourceKind: 'repository', resource: 'pubtool', public: true });
+    await c.pushImage('pubtool', 'v1', admin);
+    await c.pushImage('john.doe/pubtool', 'v1', admin);
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  async function token(scope: string, creds?: Creds): Promise<{ token: string; access: unknown }> {
+    const q = new URLSearchParams({ service: 'berth', scope });
+    const res = await fetch(`${t.url}/auth/token?${q}`, { headers: creds ? { Authorization: basic(creds) } : {} });
+    assert.equal(res.status, 200, await res.clone().text());
+    const body = (await res.json()) as { token: string };
+    const claims = JSON.parse(Buffer.from(body.token.split('.')[1] as string, 'base64url').toString()) as { access: unknown };
+    return { token: body.token, access: claims.access };
+  }
+
+  const bearer = (tok: string) => ({ Authorization: `Bearer ${tok}` });
+
+  for (const repo of ['john.doe/alice/pwn', 'acme.io/alice/x', 'localhost/alice']) {
+    it(`a user without grants gets nothing on ${repo}, and cannot push there`, async () => {
+      const { token: tok, access } = await token(`repository:${repo}:pull,push,delete`, alice);
+      assert.deepEqual(access, []);
+      const push = await fetch(`${t.url}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: bearer(tok) });
+      assert.equal(push.status, 403);
+      assert.equal(await errorCode(push), 'DENIED');
+      assert.equal((await c.startPush(repo, alice)).status, 403, 'nor through the docker flow');
+    });
+  }
+
+  it('a public top-level repository does not open a private one of the same name under a user', async () => {
+    const { token: tok, access } = await token('repository:john.doe/pubtool:pull', alice);
+    assert.deepEqual(access, []);
+    const res = await fetch(`${t.url}/v2/john.doe/pubtool/manifests/v1`, { headers: { ...bearer(tok), Accept: OCI } });
+    assert.equal(res.status, 403);
+    assert.deepEqual((await token('repository:john.doe/pubtool:pull')).access, [], 'anonymous either');
+    assert.equal((await c.pull('pubtool', 'v1')).status, 200, 'the public one stays public');
+  });
+
+  it('a user whose name contains a dot pushes to its own namespace', async () => {
+    const { access } = await token('repository:john.doe/app:pull,push', john);
+    assert.deepEqual(access, [{ type: 'repository', name: 'john.doe/app', actions: ['pull', 'push'] }]);
+    await c.pushImage('john.doe/app', 'v1', john);
+    assert.equal((await c.pull('john.doe/app', 'v1', john)).status, 200);
+    assert.equal((await c.pull('john.doe/app', 'v1', alice)).status, 403);
+  });
+
+  it('this registry\'s own host names (request host, http.aliases) are removed, and the token names the canonical repository', async () => {
+    const own = new URL(t.url).host;
+    for (const scoped of [`${own}/alice/app`, 'registry.example.com/alice/app', 'registry.example.com:443/alice/app', 'localhost:5000/alice/app']) {
+      const { token: tok, access } = await token(`repository:${scoped}:push,pull`, alice);
+      assert.deepEqual(access, [{ type: 'repository', name: 'alice/app', actions: ['push', 'pull'] }], scoped);
+      const push = await fetch(`${t.url}/v2/alice/app/blobs/uploads/`, { method: 'POST', headers: bearer(tok) });
+      assert.equal(push.status, 202, scoped);
+    }
+    assert.deepEqual((await token('repository:registry.example.com:5000/alice/app:pull', alice)).access, [], 'another port is another registry: not a valid name here');
+  });
+
+  it('a forged Host header only changes which name is authorized, never lets another be acted on', async () => {
+    // Host: john.doe makes "john.doe/alice/pwn" read as alice/pwn, alice's own
+    // repository, and the token says so: it does not cover john.doe/alice/pwn.
+    const { request } = await import('node:http');
+    const body = await new Promise<string>((resolve, reject) => {
+      const u = new URL(`${t.url}/auth/token?${new URLSearchParams({ service: 'berth', scope: 'repository:john.doe/alice/pwn:pull,push' })}`);
+      const req = request({ host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, headers: { Host: 'john.doe', Authorization: basic(alice) } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve(text));
+      });
+      req.on('error', reject).end();
+    });
+    const tok = (JSON.parse(body) as { token: string }).token;
+    const claims = JSON.parse(Buffer.from(tok.split('.')[1] as string, 'base64url').toString()) as { access: unknown };
+    assert.deepEqual(claims.access, [{ type: 'repository', name: 'alice/pwn', actions: ['pull', 'push'] }]);
+    const push = await fetch(`${t.url}/v2/john.doe/alice/pwn/blobs/uploads/`, { method: 'POST', headers: bearer(tok) });
+    assert.equal(push.status, 403);
+  });
+});

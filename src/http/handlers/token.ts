@@ -14,7 +14,11 @@ const MAX_FORM_BYTES = 16 * 1024;
 export async function token(ctx: RequestContext): Promise<void> {
   const tokens = ctx.services.tokens;
   if (!tokens) throw new RegistryError('BERTH_NOT_FOUND', 'this registry does not issue tokens');
-  const base = { authorization: ctx.req.headers.authorization, remoteAddress: ctx.req.socket?.remoteAddress ?? '' };
+  const base = {
+    authorization: ctx.req.headers.authorization,
+    remoteAddress: ctx.req.socket?.remoteAddress ?? '',
+    requestHosts: [ctx.req.headers.host, new URL(ctx.baseUrl).host],
+  };
   let request: TokenRequest;
   if (ctx.req.method === 'POST') {
     const type = (ctx.req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
