@@ -5,6 +5,7 @@ import { DbAuthenticator, GrantPolicy, IdentityService } from './identity/index.
 import { redactUrl, type BerthConfig } from './config/index.js';
 import { RegistryError } from './errors/index.js';
 import { createRegistryServer, type RegistryServer } from './http/index.js';
+import { auditListener, AUDITED_TYPES, EventBus, EventedRegistry, type EventContext } from './events/index.js';
 import type { Logger } from './log/index.js';
 import { createMetadataStore, type MetadataStore } from './metadata/index.js';
 import { JobScheduler } from './jobs/index.js';
@@ -19,6 +20,8 @@ import { createStorageDriver, StorageUnavailableError, type StorageDriver } from
 export interface Berth {
   readonly config: BerthConfig;
   readonly registry: Registry;
+  /** Pre-hooks and listeners around the registry: where features (audit, policies, webhooks) register. */
+  readonly events: EventBus;
   readonly storage: StorageDriver;
   readonly metadata: MetadataStore;
   /** Users, organizations, teams, grants and access tokens (used by the management API and the CLI). */
@@ -139,8 +142,13 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   const health = () => probe({ database: () => metadata.ping() });
   const ready = () => probe({ database: () => metadata.ping(), storage: () => storage.list('/') });
   const usersFromDatabase = config.auth.kind === 'token' && config.auth.database;
+  const events = new EventBus(logger);
+  // The audit log records content events (pushes, pulls with HEAD, deletes, refusals) when users are Berth's own.
+  if (usersFromDatabase) events.addListener('audit', auditListener(metadata.audit), { types: AUDITED_TYPES });
+  // Without hooks or listeners the core is used as it is: nothing to pay on the hot path.
+  const registryFor = (context: EventContext) => (events.hasListeners || events.hasPreHooks ? new EventedRegistry(registry, events, context) : registry);
   const http = createRegistryServer({
-    registry, access: options.access ?? auth.access, authenticator: auth.authenticator, identity: usersFromDatabase ? identity : null,
+    registryFor, access: options.access ?? auth.access, authenticator: auth.authenticator, identity: usersFromDatabase ? identity : null,
     audit: usersFromDatabase ? metadata.audit : null,
     tokens: auth.tokens, config, health, ready,
   }, logger);
@@ -165,10 +173,14 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   }
 
   return {
-    config, registry, storage, metadata, identity, http, address,
+    config, registry, events, storage, metadata, identity, http, address,
     async close() {
       await jobs.close();
       await http.close(config.http.drainTimeoutMs);
+      // Let listeners finish what the last requests committed (bounded: a stuck listener does not hold the stop).
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([events.idle(), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
       await metadata.close();
       await storage.close();
     },

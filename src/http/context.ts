@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log/index.js';
-import type { Registry } from '../registry/index.js';
+import type { RegistryService } from '../registry/index.js';
+import type { EventContext } from '../events/index.js';
 import type { AccessController, Authenticator, Principal, TokenService } from '../auth/index.js';
 import type { IdentityService } from '../identity/index.js';
 import type { AuditStore } from '../metadata/index.js';
@@ -18,6 +19,8 @@ export interface RequestContext {
   /** Aborted when the client goes away before the request completes. */
   signal: AbortSignal;
   principal: Principal;
+  /** The registry as this request sees it: pre-hooks and events stamped with its actor and id. */
+  registry: RegistryService;
   services: HttpServices;
   /** The registry's external base URL for this request. */
   baseUrl: string;
@@ -26,12 +29,13 @@ export interface RequestContext {
 }
 
 export interface HttpServices {
-  registry: Registry;
+  /** The registry for one request: the core, wrapped in pre-hooks and event listeners by the composition root. */
+  registryFor(context: EventContext): RegistryService;
   access: AccessController;
+  /** The audit log, for the management API's reader (records come from an event listener); null unless users come from Berth's database. */
+  audit: AuditStore | null;
   /** Checks Basic credentials of the management API; null without users. */
   authenticator: Authenticator | null;
-  /** The audit log (pushes, pulls, deletes); null unless users come from Berth's database. */
-  audit: AuditStore | null;
   /** Users, organizations, teams, grants and tokens; null unless users come from Berth's database. */
   identity: IdentityService | null;
   /** Berth's token endpoint, when it issues tokens. */

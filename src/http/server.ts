@@ -8,7 +8,7 @@ import { isValidRepositoryName } from '../registry/index.js';
 import type { Logger } from '../log/index.js';
 import type { HttpServices, RequestContext } from './context.js';
 import { operations } from './handlers/index.js';
-import { matchRoute, RouteName } from './routes.js';
+import { matchRoute } from './routes.js';
 import { sendError } from './respond.js';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -56,7 +56,6 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
     let errCode: string | undefined;
     let repo: string | undefined;
     let path = '';
-    let audited: { action: string; target: string; actor: string | null } | undefined;
     try {
       let url: URL;
       try {
@@ -80,10 +79,9 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
       const principal = access === null
         ? { kind: 'anonymous' as const, name: null }
         : await services.access.authorize({ authorization: req.headers.authorization, remoteAddress: remoteAddress ?? '', baseUrl: baseUrl(req) }, access);
-      const action = auditedAction(match.route, method);
-      if (action && services.audit) audited = { action, target: auditTarget(match.name, match.reference ?? match.digest), actor: principal.name };
+      const registry = services.registryFor({ actor: { kind: principal.kind, name: principal.name }, requestId, remoteAddress: remoteAddress ?? null });
       const ctx: RequestContext = {
-        req, res, url, match, log, requestId, signal: ac.signal, principal, services, baseUrl: baseUrl(req),
+        req, res, url, match, log, requestId, signal: ac.signal, principal, registry, services, baseUrl: baseUrl(req),
         location: (p) => (config.http.relativeUrls ? p : `${baseUrl(req)}${p}`),
       };
       await op.handler(ctx);
@@ -105,13 +103,6 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
       }
     } finally {
       counters.inFlight--;
-      // After authorization only: a 401 challenge is part of every docker request, not an event.
-      if (audited && services.audit) {
-        services.audit.record({
-          time: Date.now(), actor: audited.actor, action: audited.action, target: audited.target, remoteAddress: remoteAddress ?? null,
-          outcome: status < 400 ? 'success' : 'failure', detail: { status, ...(errCode ? { code: errCode } : {}), 'http.request.id': requestId },
-        }).catch((err: unknown) => log.error({ err }, 'failed to record an audit event'));
-      }
       if (config.log.accessLog || status >= 500) {
         const fields = {
           'http.request.method': method,
@@ -135,18 +126,6 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
     const host = firstValue(req.headers['x-forwarded-host']) ?? req.headers.host;
     return `${proto}://${host && HOST_RE.test(host) ? host : `${config.http.host}:${config.http.port}`}`;
   }
-}
-
-/** Registry operations recorded in the audit log (when it is on): manifest pulls, pushes and deletes, blob deletes. */
-function auditedAction(route: string, method: string): string | undefined {
-  if (route === RouteName.Manifest) return ({ GET: 'manifest.pull', PUT: 'manifest.push', DELETE: 'manifest.delete' } as Record<string, string>)[method];
-  if (route === RouteName.Blob && method === 'DELETE') return 'blob.delete';
-  return undefined;
-}
-
-/** `repo:tag` or `repo@sha256:…`. */
-function auditTarget(repo: string | undefined, ref: string | undefined): string {
-  return ref === undefined ? String(repo) : `${repo}${ref.includes(':') ? '@' : ':'}${ref}`;
 }
 
 function firstValue(v: string | string[] | undefined): string | undefined {

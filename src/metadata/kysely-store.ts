@@ -6,7 +6,7 @@ import { KyselyIdentityStore } from './kysely-identity-store.js';
 import type { AuditStore } from './audit-store.js';
 import { KyselyAuditStore } from './kysely-audit-store.js';
 import type {
-  BlobRecord, ManifestRecord, MetadataStore, PutManifestInput, ReferrerRecord, UploadRecord,
+  BlobRecord, ManifestDeletion, ManifestPutOutcome, ManifestRecord, MetadataStore, PutManifestInput, ReferrerRecord, UploadRecord,
 } from './store.js';
 
 /** Rows per multi-row INSERT, well under both dialects' parameter limits. */
@@ -159,12 +159,13 @@ export abstract class KyselyStore implements MetadataStore {
     return row ? toManifest(row) : null;
   }
 
-  async putManifest({ manifest, references, tag }: PutManifestInput): Promise<void> {
+  async putManifest({ manifest, references, tag }: PutManifestInput): Promise<ManifestPutOutcome> {
     const now = manifest.createdAt ?? Date.now();
     const repository = manifest.repository;
-    await this.db.transaction().execute(async (trx) => {
+    return this.db.transaction().execute(async (trx) => {
       await trx.insertInto('repositories').values({ name: repository, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
-      await trx.insertInto('manifests').values({
+      const hadManifests = await trx.selectFrom('manifests').select('digest').where('repository', '=', repository).limit(1).executeTakeFirst();
+      const inserted = await trx.insertInto('manifests').values({
         repository,
         digest: manifest.digest,
         media_type: manifest.mediaType,
@@ -174,39 +175,44 @@ export abstract class KyselyStore implements MetadataStore {
         subject: manifest.subject,
         annotations: manifest.annotations,
         created_at: now,
-      }).onConflict((oc) => oc.columns(['repository', 'digest']).doNothing()).execute();
+      }).onConflict((oc) => oc.columns(['repository', 'digest']).doNothing()).executeTakeFirst();
       const rows = [...new Map(references.map((r) => [r.digest, r])).values()]
         .map((r) => ({ repository, manifest_digest: manifest.digest, child_digest: r.digest, kind: r.kind }));
       for (let i = 0; i < rows.length; i += INSERT_BATCH) {
         await trx.insertInto('manifest_references').values(rows.slice(i, i + INSERT_BATCH)).onConflict((oc) => oc.doNothing()).execute();
       }
+      let previousTagDigest: string | null = null;
       if (tag !== undefined) {
+        const previous = await trx.selectFrom('tags').select('digest').where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
+        previousTagDigest = previous?.digest ?? null;
         await trx.insertInto('tags').values({ repository, name: tag, digest: manifest.digest, updated_at: now })
           .onConflict((oc) => oc.columns(['repository', 'name']).doUpdateSet({ digest: manifest.digest, updated_at: now }))
           .execute();
         await bumpTagListVersion(trx, repository);
       }
+      return { created: Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0, repositoryCreated: !hadManifests, previousTagDigest };
     });
   }
 
-  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+  async deleteManifest(repository: string, digest: string): Promise<ManifestDeletion | null> {
     return this.db.transaction().execute(async (trx) => {
       // Explicit deletes rather than relying on ON DELETE CASCADE alone, so the
       // behaviour does not depend on a connection setting.
-      const untagged = await trx.deleteFrom('tags').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
-      if (Number(untagged.numDeletedRows) > 0) await bumpTagListVersion(trx, repository);
+      const untagged = await trx.deleteFrom('tags').where('repository', '=', repository).where('digest', '=', digest).returning('name').execute();
+      if (untagged.length > 0) await bumpTagListVersion(trx, repository);
       await trx.deleteFrom('manifest_references').where('repository', '=', repository).where('manifest_digest', '=', digest).execute();
       const r = await trx.deleteFrom('manifests').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
-      return Number(r.numDeletedRows) > 0;
+      if (Number(r.numDeletedRows) === 0) return null;
+      const left = await trx.selectFrom('manifests').select('digest').where('repository', '=', repository).limit(1).executeTakeFirst();
+      return { tags: untagged.map((t) => t.name).sort(), repositoryEmptied: !left };
     });
   }
 
-  async deleteTag(repository: string, tag: string): Promise<boolean> {
+  async deleteTag(repository: string, tag: string): Promise<string | null> {
     return this.db.transaction().execute(async (trx) => {
-      const r = await trx.deleteFrom('tags').where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
-      const deleted = Number(r.numDeletedRows) > 0;
-      if (deleted) await bumpTagListVersion(trx, repository);
-      return deleted;
+      const r = await trx.deleteFrom('tags').where('repository', '=', repository).where('name', '=', tag).returning('digest').executeTakeFirst();
+      if (r) await bumpTagListVersion(trx, repository);
+      return r?.digest ?? null;
     });
   }
 

@@ -77,16 +77,27 @@ export function runMetadataSuite(options: StoreSuiteOptions): void {
       assert.deepEqual(await store.missingManifests('m/a', [d(10), d(11), d(12)]), [d(12)]);
     });
 
+    it('reports what a manifest put and delete changed (for the registry\'s events)', async () => {
+      assert.deepEqual(await store.putManifest({ manifest: manifest('out/a', d(80)), references: [], tag: 'v1' }), { created: true, repositoryCreated: true, previousTagDigest: null });
+      assert.deepEqual(await store.putManifest({ manifest: manifest('out/a', d(80)), references: [], tag: 'v1' }), { created: false, repositoryCreated: false, previousTagDigest: d(80) });
+      assert.deepEqual(await store.putManifest({ manifest: manifest('out/a', d(81)), references: [], tag: 'v1' }), { created: true, repositoryCreated: false, previousTagDigest: d(80) });
+      assert.deepEqual(await store.putManifest({ manifest: manifest('out/a', d(82)), references: [] }), { created: true, repositoryCreated: false, previousTagDigest: null });
+      assert.deepEqual(await store.deleteManifest('out/a', d(80)), { tags: [], repositoryEmptied: false });
+      assert.deepEqual(await store.deleteManifest('out/a', d(81)), { tags: ['v1'], repositoryEmptied: false });
+      assert.deepEqual(await store.deleteManifest('out/a', d(82)), { tags: [], repositoryEmptied: true });
+      assert.deepEqual(await store.putManifest({ manifest: manifest('out/a', d(80)), references: [] }), { created: true, repositoryCreated: true, previousTagDigest: null }, 'emptied, then created again');
+    });
+
     it('deletes a manifest with its tags, and a tag alone', async () => {
       await store.putManifest({ manifest: manifest('del/a', d(20)), references: [], tag: 'one' });
       await store.putManifest({ manifest: manifest('del/a', d(20)), references: [], tag: 'two' });
       await store.putManifest({ manifest: manifest('del/a', d(21)), references: [], tag: 'three' });
-      assert.equal(await store.deleteTag('del/a', 'three'), true);
-      assert.equal(await store.deleteTag('del/a', 'three'), false);
+      assert.equal(await store.deleteTag('del/a', 'three'), d(21), 'returns the digest the tag pointed to');
+      assert.equal(await store.deleteTag('del/a', 'three'), null);
       assert.ok(await store.getManifest('del/a', d(21)), 'deleting a tag keeps its manifest');
-      assert.equal(await store.deleteManifest('del/a', d(20)), true);
+      assert.deepEqual(await store.deleteManifest('del/a', d(20)), { tags: ['one', 'two'], repositoryEmptied: false }, 'the tags that went with it; d(21) is left');
       assert.deepEqual(await store.listTags('del/a', {}), []);
-      assert.equal(await store.deleteManifest('del/a', d(20)), false);
+      assert.equal(await store.deleteManifest('del/a', d(20)), null);
     });
 
     it('lists tags in lexical (byte) order with pagination', async () => {

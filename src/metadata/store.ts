@@ -67,11 +67,11 @@ export interface MetadataStore {
    * Stores a manifest (idempotent for the same digest), its references, and
    * optionally points `tag` at it — one transaction.
    */
-  putManifest(input: PutManifestInput): Promise<void>;
-  /** Deletes a manifest and every tag pointing at it. Returns false when absent. */
-  deleteManifest(repository: string, digest: string): Promise<boolean>;
-  /** Deletes one tag (not its manifest). Returns false when absent. */
-  deleteTag(repository: string, tag: string): Promise<boolean>;
+  putManifest(input: PutManifestInput): Promise<ManifestPutOutcome>;
+  /** Deletes a manifest and every tag pointing at it (one transaction). Returns null when absent. */
+  deleteManifest(repository: string, digest: string): Promise<ManifestDeletion | null>;
+  /** Deletes one tag (not its manifest). Returns the digest it pointed to, or null when absent. */
+  deleteTag(repository: string, tag: string): Promise<string | null>;
   /**
    * A number that changes whenever a tag of the repository is created, moved
    * or deleted (bumped in the same transaction), or null when the repository
@@ -143,6 +143,24 @@ export interface PutManifestInput {
   manifest: Omit<ManifestRecord, 'createdAt'> & { createdAt?: number };
   references: ManifestReference[];
   tag?: string | undefined;
+}
+
+/** What a putManifest changed, read in its transaction (for the registry's events). */
+export interface ManifestPutOutcome {
+  /** The manifest was not stored before. */
+  created: boolean;
+  /** It is the repository's first manifest: the repository now exists for clients (catalog, tag list). */
+  repositoryCreated: boolean;
+  /** With a tag: the digest the tag pointed to before, or null when the tag is new. */
+  previousTagDigest: string | null;
+}
+
+/** What a deleteManifest removed, read in its transaction. */
+export interface ManifestDeletion {
+  /** Tags that pointed at the manifest and went with it, sorted. */
+  tags: string[];
+  /** It was the repository's last manifest. */
+  repositoryEmptied: boolean;
 }
 
 export interface ReferrerRecord {

@@ -2,6 +2,8 @@ import { createHash, randomUUID, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../errors/index.js';
 import type { BlobRecord, ManifestRecord, MetadataStore, UploadRecord } from '../metadata/index.js';
+import type { GuardOptions } from './changes.js';
+import type { BodyOptions, ByteRange, ChunkOptions, ManifestDeleteResult, ManifestPushResult, PageOptions, ReadOptions, RegistryService } from './service.js';
 import { PathNotFoundError, type StorageDriver } from '../storage/index.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { StorageErrorMapper } from './storage-errors.js';
@@ -20,28 +22,6 @@ export interface RegistryOptions {
   manifestMaxBytes: number;
 }
 
-/** A byte range of a blob, both ends inclusive, already checked against its size. */
-export interface ByteRange {
-  start: number;
-  end: number;
-}
-
-export interface BodyOptions {
-  signal?: AbortSignal | undefined;
-}
-
-export interface ChunkOptions extends BodyOptions {
-  /** The client's `Content-Range: start-end`, if it sent one. */
-  range?: ByteRange | undefined;
-  /** The client's Content-Length, if it sent one. */
-  contentLength?: number | undefined;
-}
-
-export interface PageOptions {
-  last?: string | undefined;
-  limit?: number | undefined;
-}
-
 /** How long an upload's writer lease lasts without renewal (an instance killed mid-write frees it then). */
 const UPLOAD_LEASE_MS = 60_000;
 
@@ -51,7 +31,7 @@ const UPLOAD_LEASE_MS = 60_000;
  * nothing of HTTP or of how a client authenticated; every failure is a
  * RegistryError from the one catalogue.
  */
-export class Registry {
+export class Registry implements RegistryService {
   private readonly storage: StorageDriver;
   private readonly metadata: MetadataStore;
   private readonly hashes = new UploadHashes();
@@ -81,7 +61,7 @@ export class Registry {
   // ---- blobs --------------------------------------------------------------
 
   /** The blob, if linked in `repo`; BLOB_UNKNOWN otherwise. */
-  async statBlob(repo: string, digest: string): Promise<BlobRecord> {
+  async statBlob(repo: string, digest: string, _options?: ReadOptions): Promise<BlobRecord> {
     assertRepositoryName(repo);
     const d = parseDigest(digest);
     const blob = await this.metadata.getLinkedBlob(repo, d.digest);
@@ -118,20 +98,22 @@ export class Registry {
   }
 
   /** Removes a blob from a repository (its bytes stay until garbage collection). */
-  async deleteBlob(repo: string, digest: string): Promise<void> {
+  async deleteBlob(repo: string, digest: string, options: GuardOptions = {}): Promise<void> {
     assertRepositoryName(repo);
     const d = parseDigest(digest);
     this.assertDeletable();
-    if (!(await this.metadata.unlinkBlob(repo, d.digest))) {
-      throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: d.digest } });
-    }
+    const unknown = () => new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: d.digest } });
+    if (!(await this.metadata.getLinkedBlob(repo, d.digest))) throw unknown();
+    await options.guard?.({ type: 'blob.delete', repository: repo, digest: d.digest });
+    if (!(await this.metadata.unlinkBlob(repo, d.digest))) throw unknown();
   }
 
   // ---- uploads ------------------------------------------------------------
 
-  async startUpload(repo: string): Promise<UploadRecord> {
+  async startUpload(repo: string, options: GuardOptions = {}): Promise<UploadRecord> {
     assertRepositoryName(repo);
     this.assertWritable();
+    await options.guard?.({ type: 'upload.start', repository: repo });
     const now = Date.now();
     const upload: UploadRecord = { id: randomUUID(), repository: repo, size: 0, createdAt: now, updatedAt: now };
     await this.metadata.createUpload(upload);
@@ -143,13 +125,14 @@ export class Registry {
    * Cross-repository mount: links a blob that `from` already has. Returns
    * null (the caller then starts an upload session) when it cannot.
    */
-  async mountBlob(repo: string, from: string, digest: string): Promise<BlobRecord | null> {
+  async mountBlob(repo: string, from: string, digest: string, options: GuardOptions = {}): Promise<BlobRecord | null> {
     assertRepositoryName(repo);
     this.assertWritable();
     const d = parseDigest(digest);
     if (!isValidRepositoryName(from)) return null;
     const blob = await this.metadata.getLinkedBlob(from, d.digest);
     if (!blob) return null;
+    await options.guard?.({ type: 'blob.mount', repository: repo, from, digest: blob.digest, size: blob.size });
     await this.metadata.linkBlob(repo, blob);
     return blob;
   }
@@ -261,6 +244,12 @@ export class Registry {
         await this.discardUpload(upload.id);
         throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { detail: { digest: d.digest } });
       }
+      try {
+        await options.guard?.({ type: 'blob.push', repository: repo, digest: d.digest, size: upload.size });
+      } catch (err) {
+        await this.discardUpload(upload.id); // refused: nothing of it stays
+        throw err;
+      }
       const blob = await this.commitBlob(path, d, upload.size, repo, upload.id, source !== null);
       this.hashes.drop(upload.id);
       if (!this.storage.copiesOnMove) await this.storage.delete(uploadDir(upload.id));
@@ -269,7 +258,7 @@ export class Registry {
   }
 
   /** Monolithic upload (POST ?digest= with the whole blob as body). */
-  async putBlob(repo: string, digest: string, source: AsyncIterable<Uint8Array>, options: BodyOptions & { contentLength?: number | undefined } = {}): Promise<BlobRecord> {
+  async putBlob(repo: string, digest: string, source: AsyncIterable<Uint8Array>, options: BodyOptions & GuardOptions & { contentLength?: number | undefined } = {}): Promise<BlobRecord> {
     assertRepositoryName(repo);
     this.assertWritable();
     const d = parseDigest(digest);
@@ -283,6 +272,7 @@ export class Registry {
       if (`${d.algorithm}:${hash.digest('hex')}` !== d.digest) {
         throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { detail: { digest: d.digest } });
       }
+      await options.guard?.({ type: 'blob.push', repository: repo, digest: d.digest, size });
       const blob = await this.commitBlob(path, d, size, repo, null, true);
       committed = true;
       return blob;
@@ -398,7 +388,7 @@ export class Registry {
   // ---- manifests ----------------------------------------------------------
 
   /** Resolves a tag or digest; MANIFEST_UNKNOWN when absent or not acceptable to the client. */
-  async getManifest(repo: string, reference: string, accept?: string): Promise<ManifestRecord> {
+  async getManifest(repo: string, reference: string, accept?: string, _options?: ReadOptions): Promise<ManifestRecord> {
     assertRepositoryName(repo);
     const ref = parseReference(reference, 'lookup');
     const manifest = ref.kind === 'tag'
@@ -414,7 +404,7 @@ export class Registry {
   }
 
   /** Stores a manifest after checking it and everything it references. */
-  async putManifest(repo: string, reference: string, body: Buffer, contentType: string | undefined): Promise<{ digest: string; subject: string | null }> {
+  async putManifest(repo: string, reference: string, body: Buffer, contentType: string | undefined, options: GuardOptions = {}): Promise<ManifestPushResult> {
     assertRepositoryName(repo);
     this.assertWritable();
     const ref = parseReference(reference);
@@ -437,7 +427,12 @@ export class Registry {
     if (missingChildren.length > 0) {
       throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the index references manifests that are not in the repository', { detail: { digests: missingChildren.slice(0, 20) } });
     }
-    await this.metadata.putManifest({
+    const tag = ref.kind === 'tag' ? ref.tag : null;
+    await options.guard?.({
+      type: 'manifest.push', repository: repo, digest, mediaType: parsed.mediaType, size: body.length, tag,
+      subject: parsed.subject, artifactType: parsed.artifactType, references: parsed.references,
+    });
+    const outcome = await this.metadata.putManifest({
       manifest: {
         repository: repo,
         digest,
@@ -449,20 +444,34 @@ export class Registry {
         annotations: parsed.annotations ? JSON.stringify(parsed.annotations) : null,
       },
       references: parsed.references,
-      tag: ref.kind === 'tag' ? ref.tag : undefined,
+      tag: tag ?? undefined,
     });
-    return { digest, subject: parsed.subject };
+    return {
+      repository: repo, digest, mediaType: parsed.mediaType, size: body.length, subject: parsed.subject, tag,
+      previousTagDigest: outcome.previousTagDigest, repositoryCreated: outcome.repositoryCreated,
+    };
   }
 
   /** DELETE by digest removes the manifest and its tags; by tag removes only the tag. */
-  async deleteManifest(repo: string, reference: string): Promise<void> {
+  async deleteManifest(repo: string, reference: string, options: GuardOptions = {}): Promise<ManifestDeleteResult> {
     assertRepositoryName(repo);
     const ref = parseReference(reference, 'lookup');
     this.assertDeletable();
-    const deleted = ref.kind === 'tag'
-      ? await this.metadata.deleteTag(repo, ref.tag)
-      : await this.metadata.deleteManifest(repo, ref.digest.digest);
-    if (!deleted) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repo, reference } });
+    const unknown = () => new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repo, reference } });
+    if (ref.kind === 'tag') {
+      const current = await this.metadata.resolveTag(repo, ref.tag);
+      if (!current) throw unknown();
+      await options.guard?.({ type: 'tag.delete', repository: repo, tag: ref.tag, digest: current.digest });
+      const digest = await this.metadata.deleteTag(repo, ref.tag);
+      if (digest === null) throw unknown();
+      return { kind: 'tag', repository: repo, tag: ref.tag, digest };
+    }
+    const digest = ref.digest.digest;
+    if (!(await this.metadata.getManifest(repo, digest))) throw unknown();
+    await options.guard?.({ type: 'manifest.delete', repository: repo, digest });
+    const deleted = await this.metadata.deleteManifest(repo, digest);
+    if (!deleted) throw unknown();
+    return { kind: 'manifest', repository: repo, digest, tags: deleted.tags, repositoryEmptied: deleted.repositoryEmptied };
   }
 
   // ---- listings -----------------------------------------------------------

@@ -18,10 +18,11 @@ const allowed: Record<string, string[]> = {
   auth: ['errors', 'config', 'registry'],
   registry: ['errors', 'storage', 'metadata'],
   jobs: ['metadata'],
+  events: ['errors', 'registry', 'metadata'],
   identity: ['errors', 'metadata', 'auth', 'config', 'registry'],
-  http: ['errors', 'registry', 'auth', 'config', 'log', 'metadata', 'identity'],
+  http: ['errors', 'registry', 'auth', 'config', 'log', 'metadata', 'identity', 'events'],
   cli: ['app', 'config', 'log', 'errors', 'tls', 'metadata', 'identity'],
-  app: ['auth', 'config', 'errors', 'http', 'log', 'metadata', 'registry', 'storage', 'identity', 'jobs'],
+  app: ['auth', 'config', 'errors', 'http', 'log', 'metadata', 'registry', 'storage', 'identity', 'jobs', 'events'],
 };
 
 const srcRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src');

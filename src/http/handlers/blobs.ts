@@ -6,10 +6,10 @@ import { sendEmpty } from '../respond.js';
 
 /** GET and HEAD /v2/<name>/blobs/<digest>, with single Range requests. */
 export async function getBlob(ctx: RequestContext): Promise<void> {
-  const { registry } = ctx.services;
+  const { registry } = ctx;
   const name = ctx.match.name as string;
-  const blob = await registry.statBlob(name, ctx.match.digest as string);
   const head = ctx.req.method === 'HEAD';
+  const blob = await registry.statBlob(name, ctx.match.digest as string, { method: head ? 'HEAD' : 'GET' });
   const common = {
     'Docker-Content-Digest': blob.digest,
     ETag: `"${blob.digest}"`,
@@ -52,6 +52,6 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
 
 /** DELETE /v2/<name>/blobs/<digest>: unlinks the blob from the repository. */
 export async function deleteBlob(ctx: RequestContext): Promise<void> {
-  await ctx.services.registry.deleteBlob(ctx.match.name as string, ctx.match.digest as string);
+  await ctx.registry.deleteBlob(ctx.match.name as string, ctx.match.digest as string);
   sendEmpty(ctx.res, 202);
 }

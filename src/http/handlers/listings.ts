@@ -29,7 +29,7 @@ function nextLink(path: string, limit: number, last: string): string {
 export async function listTags(ctx: RequestContext): Promise<void> {
   const name = ctx.match.name as string;
   const p = page(ctx, ctx.services.config.limits.tagsPageSize || undefined);
-  const { tags, more } = await ctx.services.registry.listTags(name, p);
+  const { tags, more } = await ctx.registry.listTags(name, p);
   const headers: Record<string, string> = {};
   const lastTag = tags[tags.length - 1];
   if (more && p.limit !== undefined && lastTag !== undefined) headers.Link = nextLink(paths.tags(name), p.limit, lastTag);
@@ -40,7 +40,7 @@ export async function listTags(ctx: RequestContext): Promise<void> {
 export async function catalog(ctx: RequestContext): Promise<void> {
   const p = page(ctx, ctx.services.config.limits.catalogPageSize);
   const limit = p.limit ?? ctx.services.config.limits.catalogPageSize;
-  const { repositories, more } = await ctx.services.registry.listRepositories({ last: p.last, limit });
+  const { repositories, more } = await ctx.registry.listRepositories({ last: p.last, limit });
   const headers: Record<string, string> = {};
   const lastRepo = repositories[repositories.length - 1];
   if (more && lastRepo !== undefined) headers.Link = nextLink(paths.catalog(), limit, lastRepo);
@@ -50,7 +50,7 @@ export async function catalog(ctx: RequestContext): Promise<void> {
 /** GET /v2/<name>/referrers/<digest>[?artifactType=]. */
 export async function referrers(ctx: RequestContext): Promise<void> {
   const artifactType = ctx.url.searchParams.get('artifactType') ?? undefined;
-  const index = await ctx.services.registry.referrers(ctx.match.name as string, ctx.match.digest as string, artifactType);
+  const index = await ctx.registry.referrers(ctx.match.name as string, ctx.match.digest as string, artifactType);
   const headers: Record<string, string> = { 'Content-Type': 'application/vnd.oci.image.index.v1+json' };
   if (artifactType !== undefined) headers['OCI-Filters-Applied'] = 'artifactType';
   sendJson(ctx.res, 200, index, headers, ctx.req.method === 'HEAD');

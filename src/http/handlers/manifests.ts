@@ -7,7 +7,7 @@ import { sendEmpty } from '../respond.js';
 /** GET and HEAD /v2/<name>/manifests/<reference>. */
 export async function getManifest(ctx: RequestContext): Promise<void> {
   const accept = ctx.req.headersDistinct.accept?.join(',');
-  const m = await ctx.services.registry.getManifest(ctx.match.name as string, ctx.match.reference as string, accept);
+  const m = await ctx.registry.getManifest(ctx.match.name as string, ctx.match.reference as string, accept, { method: ctx.req.method === 'HEAD' ? 'HEAD' : 'GET' });
   ctx.res.writeHead(200, {
     'Content-Type': m.mediaType,
     'Content-Length': m.size,
@@ -19,7 +19,8 @@ export async function getManifest(ctx: RequestContext): Promise<void> {
 
 /** PUT /v2/<name>/manifests/<reference>. */
 export async function putManifest(ctx: RequestContext): Promise<void> {
-  const { registry, config } = ctx.services;
+  const { registry } = ctx;
+  const { config } = ctx.services;
   const name = ctx.match.name as string;
   const limit = config.limits.manifestMaxBytes;
   const body = await readBoundedBody(ctx.req, limit, () => new RegistryError('SIZE_INVALID', `manifest exceeds ${limit} bytes`, { status: 413 }));
@@ -34,6 +35,6 @@ export async function putManifest(ctx: RequestContext): Promise<void> {
 
 /** DELETE /v2/<name>/manifests/<reference>: by digest the manifest (and its tags), by tag the tag. */
 export async function deleteManifest(ctx: RequestContext): Promise<void> {
-  await ctx.services.registry.deleteManifest(ctx.match.name as string, ctx.match.reference as string);
+  await ctx.registry.deleteManifest(ctx.match.name as string, ctx.match.reference as string);
   sendEmpty(ctx.res, 202);
 }

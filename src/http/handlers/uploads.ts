@@ -28,7 +28,7 @@ function sendCreated(ctx: RequestContext, name: string, digest: string): void {
  * back to a session when the source does not have the blob.
  */
 export async function startUpload(ctx: RequestContext): Promise<void> {
-  const { registry } = ctx.services;
+  const { registry } = ctx;
   const name = ctx.match.name as string;
   const q = ctx.url.searchParams;
   const mount = q.get('mount');
@@ -51,7 +51,7 @@ export async function startUpload(ctx: RequestContext): Promise<void> {
 
 /** GET /v2/<name>/blobs/uploads/<uuid>: where the session stands. */
 export async function uploadStatus(ctx: RequestContext): Promise<void> {
-  const upload = await ctx.services.registry.getUpload(ctx.match.name as string, ctx.match.uuid as string);
+  const upload = await ctx.registry.getUpload(ctx.match.name as string, ctx.match.uuid as string);
   sendSession(ctx, 204, upload);
 }
 
@@ -63,7 +63,7 @@ function chunkRange(ctx: RequestContext) {
 
 /** PATCH /v2/<name>/blobs/uploads/<uuid>: one chunk, streamed or with Content-Range. */
 export async function patchUpload(ctx: RequestContext): Promise<void> {
-  const upload = await ctx.services.registry.appendUpload(ctx.match.name as string, ctx.match.uuid as string, bodySource(ctx.req), {
+  const upload = await ctx.registry.appendUpload(ctx.match.name as string, ctx.match.uuid as string, bodySource(ctx.req), {
     signal: ctx.signal,
     range: chunkRange(ctx),
     contentLength: contentLength(ctx.req),
@@ -77,7 +77,7 @@ export async function completeUpload(ctx: RequestContext): Promise<void> {
   if (!digest) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required');
   const name = ctx.match.name as string;
   const body = hasBody(ctx.req) ? bodySource(ctx.req) : null;
-  const blob = await ctx.services.registry.completeUpload(name, ctx.match.uuid as string, digest, body, {
+  const blob = await ctx.registry.completeUpload(name, ctx.match.uuid as string, digest, body, {
     signal: ctx.signal,
     range: body ? chunkRange(ctx) : undefined,
     contentLength: contentLength(ctx.req),
@@ -87,6 +87,6 @@ export async function completeUpload(ctx: RequestContext): Promise<void> {
 
 /** DELETE /v2/<name>/blobs/uploads/<uuid>: cancels the session. */
 export async function cancelUpload(ctx: RequestContext): Promise<void> {
-  await ctx.services.registry.cancelUpload(ctx.match.name as string, ctx.match.uuid as string);
+  await ctx.registry.cancelUpload(ctx.match.name as string, ctx.match.uuid as string);
   sendEmpty(ctx.res, 204);
 }
