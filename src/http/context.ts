@@ -4,9 +4,10 @@ import type { RegistryService } from '../registry/index.js';
 import type { EventContext } from '../events/index.js';
 import type { AccessController, Authenticator, Principal, TokenService } from '../auth/index.js';
 import type { IdentityService } from '../identity/index.js';
-import type { AuditStore } from '../metadata/index.js';
+import type { AuditStore, UserRecord } from '../metadata/index.js';
 import type { BerthConfig } from '../config/index.js';
 import type { RouteMatch } from './routes.js';
+import type { RouteTable } from './route-table.js';
 
 /** What a handler gets: the request, its route parameters and the services. */
 export interface RequestContext {
@@ -19,6 +20,10 @@ export interface RequestContext {
   /** Aborted when the client goes away before the request completes. */
   signal: AbortSignal;
   principal: Principal;
+  /** For `user`, `admin` and `org-admin` routes: the signed-in user (else null). */
+  caller: UserRecord | null;
+  /** The route table this request was routed by (the OpenAPI document is derived from it). */
+  routes: RouteTable;
   /** The registry as this request sees it: pre-hooks and events stamped with its actor and id. */
   registry: RegistryService;
   services: HttpServices;

@@ -7,8 +7,10 @@ import { RegistryError, errorCatalog } from '../errors/index.js';
 import { isValidRepositoryName } from '../registry/index.js';
 import type { Logger } from '../log/index.js';
 import type { HttpServices, RequestContext } from './context.js';
-import { operations } from './handlers/index.js';
-import { matchRoute } from './routes.js';
+import { authorizeRoute } from './access.js';
+import { coreRouteGroups } from './groups/index.js';
+import { RouteTable, type RouteGroup } from './route-table.js';
+import type { RouteMatch } from './routes.js';
 import { sendError } from './respond.js';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -17,6 +19,8 @@ const ABORT_CODES = new Set(['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE', 'ABORT_
 
 export interface RegistryServer {
   readonly server: http.Server;
+  /** The route table it serves (core groups, then features'). */
+  readonly routes: RouteTable;
   /** Requests being answered right now. */
   inFlight(): number;
   listen(host: string, port: number): Promise<AddressInfo>;
@@ -28,7 +32,7 @@ export interface RegistryServer {
  * The HTTP front of the registry: routing, authorization, error bodies and
  * access logs. Handlers (handlers/*.ts) turn requests into Registry calls.
  */
-export function createRequestHandler(services: HttpServices, logger: Logger, counters: { inFlight: number } = { inFlight: 0 }) {
+export function createRequestHandler(services: HttpServices, logger: Logger, counters: { inFlight: number } = { inFlight: 0 }, routes: RouteTable = new RouteTable(coreRouteGroups)) {
   const { config } = services;
   const extraHeaders = Object.entries(config.http.headers);
   const secure = config.http.tls !== undefined;
@@ -57,34 +61,36 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
     let repo: string | undefined;
     let path = '';
     try {
+      // Routing is on the raw path, never a normalised one: `/v2/a/../b` is
+      // the repository name `a/../b` (refused below), exactly what a proxy
+      // with path rules in front of Berth saw.
+      const rawUrl = req.url ?? '/';
+      const query = rawUrl.indexOf('?');
+      path = query < 0 ? rawUrl : rawUrl.slice(0, query);
       let url: URL;
       try {
-        url = new URL(req.url ?? '/', 'http://berth.invalid');
+        if (!path.startsWith('/')) throw new Error('not origin-form');
+        url = new URL(rawUrl, 'http://berth.invalid');
       } catch {
-        throw new RegistryError('BERTH_NOT_FOUND', 'malformed request URL');
+        throw new RegistryError('BERTH_ROUTE_UNKNOWN', 'malformed request URL');
       }
-      path = url.pathname;
-      const match = matchRoute(url.pathname);
-      if (!match) throw new RegistryError('BERTH_NOT_FOUND');
-      repo = match.name;
-      const op = operations[match.route][method as keyof (typeof operations)[typeof match.route]];
-      if (!op) {
-        const allow = Object.keys(operations[match.route]).join(', ');
-        throw new RegistryError('BERTH_METHOD_NOT_ALLOWED', undefined, { headers: { Allow: allow } });
+      const found = routes.lookup(method, path);
+      if (found.kind === 'not-found') throw new RegistryError('BERTH_ROUTE_UNKNOWN');
+      if (found.kind === 'method-not-allowed') throw new RegistryError('BERTH_METHOD_NOT_ALLOWED', undefined, { headers: { Allow: found.allow.join(', ') } });
+      const { route: r, params } = found;
+      repo = params.name;
+      if (repo !== undefined && !isValidRepositoryName(repo)) {
+        throw new RegistryError('NAME_INVALID', 'invalid repository name', { detail: { name: repo.slice(0, 256) } });
       }
-      if (match.name !== undefined && !isValidRepositoryName(match.name)) {
-        throw new RegistryError('NAME_INVALID', 'invalid repository name', { detail: { name: match.name.slice(0, 256) } });
-      }
-      const access = op.access(match, url);
-      const principal = access === null
-        ? { kind: 'anonymous' as const, name: null }
-        : await services.access.authorize({ authorization: req.headers.authorization, remoteAddress: remoteAddress ?? '', baseUrl: baseUrl(req) }, access);
+      const match: RouteMatch = { route: r.name, params, name: params.name, reference: params.reference, digest: params.digest, uuid: params.uuid };
+      const auth = { authorization: req.headers.authorization, remoteAddress: remoteAddress ?? '', baseUrl: baseUrl(req) };
+      const { principal, caller } = await authorizeRoute(r.access, params, url, auth, services);
       const registry = services.registryFor({ actor: { kind: principal.kind, name: principal.name }, requestId, remoteAddress: remoteAddress ?? null });
       const ctx: RequestContext = {
-        req, res, url, match, log, requestId, signal: ac.signal, principal, registry, services, baseUrl: baseUrl(req),
-        location: (p) => (config.http.relativeUrls ? p : `${baseUrl(req)}${p}`),
+        req, res, url, match, log, requestId, signal: ac.signal, principal, caller, routes, registry, services, baseUrl: auth.baseUrl,
+        location: (p) => (config.http.relativeUrls ? p : `${auth.baseUrl}${p}`),
       };
-      await op.handler(ctx);
+      await r.handler(ctx);
       status = res.statusCode;
     } catch (err) {
       const aborted = ac.signal.aborted || ABORT_CODES.has((err as NodeJS.ErrnoException)?.code ?? '') || (err as Error)?.message === 'aborted';
@@ -133,9 +139,15 @@ function firstValue(v: string | string[] | undefined): string | undefined {
   return s?.split(',')[0]?.trim() || undefined;
 }
 
-export function createRegistryServer(services: HttpServices, logger: Logger): RegistryServer {
+/**
+ * The HTTP server of Berth's route table: its own groups, then the groups
+ * features contribute (trust, metrics, search, UI), each route with its
+ * access kind.
+ */
+export function createRegistryServer(services: HttpServices, logger: Logger, extraGroups: readonly RouteGroup[] = []): RegistryServer {
   const counters = { inFlight: 0 };
-  const handler = createRequestHandler(services, logger, counters);
+  const routes = new RouteTable([...coreRouteGroups, ...extraGroups]);
+  const handler = createRequestHandler(services, logger, counters, routes);
   const tls = services.config.http.tls;
   const options: http.ServerOptions = {
     // Blob uploads can take long: no whole-request deadline, but headers must
@@ -168,6 +180,7 @@ export function createRegistryServer(services: HttpServices, logger: Logger): Re
 
   return {
     server,
+    routes,
     inFlight: () => counters.inFlight,
     listen(host, port) {
       return new Promise((resolve, reject) => {

@@ -13,7 +13,7 @@ const MAX_FORM_BYTES = 16 * 1024;
  */
 export async function token(ctx: RequestContext): Promise<void> {
   const tokens = ctx.services.tokens;
-  if (!tokens) throw new RegistryError('BERTH_NOT_FOUND', 'this registry does not issue tokens');
+  if (!tokens) throw new RegistryError('BERTH_ROUTE_UNKNOWN', 'this registry does not issue tokens (auth.token with auth.htpasswd or users from the database)');
   const base = {
     authorization: ctx.req.headers.authorization,
     remoteAddress: ctx.req.socket?.remoteAddress ?? '',

@@ -15,7 +15,7 @@ function parseSince(v: string | null): number | undefined {
 /** GET /api/v1/audit?actor=&action=&since=&limit= (administrators), newest first. */
 export async function listAudit({ ctx }: ApiCall): Promise<void> {
   const audit = ctx.services.audit;
-  if (!audit) throw new RegistryError('BERTH_NOT_FOUND', 'the audit log is kept only with users from Berth\'s database');
+  if (!audit) throw new RegistryError('BERTH_ROUTE_UNKNOWN', 'the audit log is kept only with users from Berth\'s database');
   const q = ctx.url.searchParams;
   const limitText = q.get('limit') ?? '100';
   const limit = Number(limitText);

@@ -1,4 +1,3 @@
-import { parseBasic, type Principal } from '../../../auth/index.js';
 import { RegistryError } from '../../../errors/index.js';
 import type { IdentityService } from '../../../identity/index.js';
 import type { UserRecord } from '../../../metadata/index.js';
@@ -19,52 +18,17 @@ export interface ApiCall {
 
 export type ApiHandler = (call: ApiCall) => Promise<void>;
 
-function identityOf(ctx: RequestContext): IdentityService {
-  const identity = ctx.services.identity;
-  if (!identity) throw new RegistryError('BERTH_NOT_FOUND', 'the management API needs users from Berth\'s database: configure auth.token without auth.htpasswd and rootcertbundle');
-  return identity;
-}
-
 /**
- * Who is calling: Basic credentials (a password; an access token is refused
- * here) through the same authenticator as the token endpoint, or a Bearer
- * token through the same AccessController as the registry routes.
+ * Adapts an API handler to a route handler. The route's access kind
+ * (`user`, `admin`, `org-admin`) was enforced before it runs, so the caller
+ * is known; handlers check only their finer rules (a user sees only itself).
  */
-async function authenticate(ctx: RequestContext, identity: IdentityService): Promise<UserRecord> {
-  const authorization = ctx.req.headers.authorization;
-  const remoteAddress = ctx.req.socket.remoteAddress ?? '';
-  const unauthorized = (message?: string) => new RegistryError('UNAUTHORIZED', message, { headers: { 'WWW-Authenticate': 'Basic realm="berth"' } });
-  let principal: Principal | null;
-  const creds = parseBasic(authorization);
-  if (creds === 'invalid') throw unauthorized('malformed credentials');
-  if (creds && ctx.services.authenticator) {
-    principal = await ctx.services.authenticator.login(creds.username, creds.password, remoteAddress);
-    if (!principal) throw unauthorized('invalid username or password');
-  } else {
-    principal = await ctx.services.access.authorize({ authorization, remoteAddress, baseUrl: ctx.baseUrl }, []);
-  }
-  if (principal.kind === 'anonymous' || principal.name === null) throw unauthorized();
-  // A leaked access token must not be able to change users, grants or mint more tokens.
-  if (principal.kind === 'token') throw new RegistryError('DENIED', 'access tokens cannot use the management API; log in with a password');
-  const user = await identity.getUserRecord(principal.name);
-  if (!user || user.disabled) throw unauthorized();
-  return user;
-}
-
-/**
- * Wraps an API handler: authentication, then (with `admin`) the
- * system-administrator check, or (with `org`) the check that the caller may
- * manage the organization in the path (see IdentityService.canManageOrganization).
- */
-export function api(handler: ApiHandler, options: { admin?: boolean; org?: boolean } = {}): Handler {
+export function api(handler: ApiHandler): Handler {
   return async (ctx) => {
-    const services = identityOf(ctx);
-    const caller = await authenticate(ctx, services);
-    if (options.admin && !caller.isAdmin) throw new RegistryError('DENIED', 'only administrators may do this');
-    const params = ctx.match.params ?? {};
-    if (options.org && !(await services.canManageOrganization(caller, params.org ?? ''))) {
-      throw new RegistryError('DENIED', 'only administrators and the organization\'s admins (admin role on its namespace) may do this');
-    }
+    const services = ctx.services.identity;
+    const caller = ctx.caller;
+    if (!services || !caller) throw new Error(`route ${ctx.match.route} reached an API handler without a signed-in caller`);
+    const params = ctx.match.params;
     await handler({
       ctx, caller,
       // Changes are recorded in the audit log with the caller as their author.
