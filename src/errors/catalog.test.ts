@@ -35,3 +35,17 @@ test('every entry has an HTTP error status, a lower-case message and a descripti
   assert.equal(errorCatalog.TOOMANYREQUESTS.status, 429);
   assert.equal(errorCatalog.BLOB_UNKNOWN.status, 404);
 });
+
+test('an entry that is one case of a spec code names that code as its wire code', async () => {
+  const { wireCode } = await import('./catalog.js');
+  for (const [code, e] of Object.entries(errorCatalog)) {
+    const wire = (e as { wire?: string }).wire;
+    if (wire === undefined) {
+      assert.equal(wireCode(code as keyof typeof errorCatalog), code);
+      continue;
+    }
+    assert.ok(code.startsWith('BERTH_'), `${code}: a variant is Berth's own code`);
+    assert.ok(SPEC_CODES.includes(wire), `${code}: wire code ${wire} is a spec code`);
+    assert.notEqual(e.status, errorCatalog[wire as keyof typeof errorCatalog].status, `${code}: a variant exists for its different status`);
+  }
+});

@@ -3,9 +3,11 @@
  * here: the OCI Distribution codes keep the spec's spelling; Berth's own codes
  * carry the `BERTH_` prefix. Retired codes are never reused.
  *
- * `status` is the HTTP status the code is answered with unless the thrower
- * overrides it (the spec allows e.g. NAME_UNKNOWN with 404 and MANIFEST_UNKNOWN
- * with 404, BLOB_UPLOAD_INVALID with 416 for a bad range).
+ * `status` is the HTTP status the code is answered with: the only place a
+ * status comes from. Where the spec answers one wire code with several
+ * statuses (BLOB_UPLOAD_INVALID with 400, 409 or 416; SIZE_INVALID with 400
+ * or 413), each case is its own entry whose `wire` is the spec's code, so the
+ * domain throws a code with facts and never picks a status.
  */
 export const errorCatalog = {
   BLOB_UNKNOWN: { status: 404, message: 'blob unknown to registry', description: 'This error may be returned when a blob is unknown to the registry in a specified repository.' },
@@ -23,6 +25,9 @@ export const errorCatalog = {
   UNSUPPORTED: { status: 405, message: 'the operation is unsupported', description: 'The operation was unsupported due to a missing implementation or invalid set of parameters.' },
   TOOMANYREQUESTS: { status: 429, message: 'too many requests', description: 'Returned when a client attempts to contact a service too many times.' },
   // Berth's own codes.
+  BERTH_UPLOAD_RANGE_INVALID: { status: 416, wire: 'BLOB_UPLOAD_INVALID', message: 'blob upload invalid', description: 'A chunk does not start where the upload stands, its Content-Range is malformed or disagrees with its length; the Range header says where the upload stands.' },
+  BERTH_UPLOAD_BUSY: { status: 409, wire: 'BLOB_UPLOAD_INVALID', message: 'blob upload invalid', description: 'Another request is writing the same upload session right now (possibly on another instance); retry.' },
+  BERTH_MANIFEST_TOO_LARGE: { status: 413, wire: 'SIZE_INVALID', message: 'manifest too large', description: 'The manifest exceeds limits.manifestmaxbytes.' },
   BERTH_RANGE_INVALID: { status: 416, message: 'requested range not satisfiable', description: 'The Range header is malformed or lies past the end of the blob.' },
   PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested', description: 'Returned when the n parameter (number of results to return) is not an integer, or n is negative.' },
   BERTH_BAD_REQUEST: { status: 400, message: 'malformed HTTP request', description: 'The request could not be parsed as HTTP/1.1 (or its headers are too large: 431).' },
@@ -35,6 +40,12 @@ export const errorCatalog = {
   BERTH_CONFLICT: { status: 409, message: 'conflict', description: 'The user, organization, team or token already exists, or the change contradicts existing state.' },
   BERTH_UNAVAILABLE: { status: 503, message: 'service unavailable', description: 'A backing service (database or storage) is unavailable; retry later.' },
   UNKNOWN: { status: 500, message: 'unknown error', description: 'An internal error; details are logged, never sent to the client.' },
-} as const satisfies Record<string, { status: number; message: string; description: string }>;
+} as const satisfies Record<string, { status: number; message: string; description: string; wire?: string }>;
 
 export type ErrorCode = keyof typeof errorCatalog;
+
+/** The code a client sees in the error body: the spec's code for entries that are one case of it, else the entry's own. */
+export function wireCode(code: ErrorCode): string {
+  const entry = errorCatalog[code];
+  return 'wire' in entry ? entry.wire : code;
+}

@@ -1,2 +1,2 @@
-export { errorCatalog, type ErrorCode } from './catalog.js';
+export { errorCatalog, wireCode, type ErrorCode } from './catalog.js';
 export { RegistryError, isRegistryError, type RegistryErrorOptions } from './registry-error.js';

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { errorCatalog, isRegistryError, type ErrorCode } from '../errors/index.js';
+import { errorCatalog, isRegistryError, wireCode, type ErrorCode } from '../errors/index.js';
 
 /** Common response helpers; the only place that writes error bodies. */
 
@@ -35,7 +35,7 @@ export function sendError(res: ServerResponse, err: unknown, head: boolean): Err
     return { status, code, internal: !known };
   }
   const message = known ? err.message : errorCatalog.UNKNOWN.message;
-  const entry: Record<string, unknown> = { code, message };
+  const entry: Record<string, unknown> = { code: wireCode(code), message };
   if (known && err.detail !== undefined) entry.detail = err.detail;
   sendJson(res, status, { errors: [entry] }, known ? err.headers : {}, head);
   return { status, code, internal: !known };

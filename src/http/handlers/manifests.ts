@@ -23,7 +23,7 @@ export async function putManifest(ctx: RequestContext): Promise<void> {
   const { config } = ctx.services;
   const name = ctx.match.name as string;
   const limit = config.limits.manifestMaxBytes;
-  const body = await readBoundedBody(ctx.req, limit, () => new RegistryError('SIZE_INVALID', `manifest exceeds ${limit} bytes`, { status: 413 }));
+  const body = await readBoundedBody(ctx.req, limit, () => new RegistryError('BERTH_MANIFEST_TOO_LARGE', `manifest exceeds ${limit} bytes`));
   const { digest, subject } = await registry.putManifest(name, ctx.match.reference as string, body, ctx.req.headers['content-type']);
   const headers: Record<string, string> = {
     Location: ctx.location(paths.manifest(name, digest)),

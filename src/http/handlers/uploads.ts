@@ -57,7 +57,7 @@ export async function uploadStatus(ctx: RequestContext): Promise<void> {
 
 function chunkRange(ctx: RequestContext) {
   const range = parseContentRange(ctx.req.headers['content-range']);
-  if (range === 'invalid') throw new RegistryError('BLOB_UPLOAD_INVALID', 'malformed Content-Range', { status: 416 });
+  if (range === 'invalid') throw new RegistryError('BERTH_UPLOAD_RANGE_INVALID', 'malformed Content-Range');
   return range;
 }
 
