@@ -53,19 +53,41 @@ function base64Der(b64: string): Buffer {
   return Buffer.from(b64, 'base64');
 }
 
+/**
+ * The leaf certificate of a header's `x5c` chain. The header is attacker
+ * input: anything but an array of base64 DER certificates (`"abc"`,
+ * `[123]`, `[null]`, `{"length":1}`, `["AAAA"]`) is an invalid token.
+ */
+function x5cLeaf(x5c: unknown): X509Certificate {
+  if (!Array.isArray(x5c) || x5c.length === 0 || x5c.length > 10 || !x5c.every((c) => typeof c === 'string' && c.length <= 16384)) {
+    throw new TokenInvalidError('malformed x5c header');
+  }
+  try {
+    return new X509Certificate(base64Der(x5c[0] as string));
+  } catch {
+    throw new TokenInvalidError('malformed x5c certificate');
+  }
+}
+
 /** Finds the public key a token claims to be signed with, among trusted keys only. */
-function resolveKey(header: { kid?: string; x5c?: string[] }, keys: VerificationKeys): KeyObject {
-  if (header.x5c && header.x5c.length > 0 && keys.bundle) {
+function resolveKey(header: { kid?: unknown; x5c?: unknown }, keys: VerificationKeys): KeyObject {
+  if (header.x5c !== undefined && keys.bundle) {
     // The leaf must be a bundle certificate, or be signed by one (registry:2's rule).
-    const chain = header.x5c.map((c) => new X509Certificate(base64Der(c)));
-    const leaf = chain[0] as X509Certificate;
+    const leaf = x5cLeaf(header.x5c);
     const now = Date.now();
     if (Date.parse(leaf.validFrom) > now || Date.parse(leaf.validTo) < now) throw new TokenInvalidError('signing certificate is not valid now');
-    const trusted = keys.bundle.some((root) => root.fingerprint256 === leaf.fingerprint256 || (leaf.checkIssued(root) && leaf.verify(root.publicKey)));
+    const issuedBy = (root: X509Certificate) => {
+      try {
+        return leaf.checkIssued(root) && leaf.verify(root.publicKey);
+      } catch {
+        return false; // e.g. a key type the root cannot verify
+      }
+    };
+    const trusted = keys.bundle.some((root) => root.fingerprint256 === leaf.fingerprint256 || issuedBy(root));
     if (!trusted) throw new TokenInvalidError('signing certificate is not trusted');
     return leaf.publicKey;
   }
-  if (header.kid) {
+  if (typeof header.kid === 'string' && header.kid) {
     for (const k of keys.own ?? []) if (k.kid === header.kid) return k.publicKey;
     for (const cert of keys.bundle ?? []) if (libtrustKeyId(cert.publicKey) === header.kid) return cert.publicKey;
   }
@@ -84,7 +106,7 @@ export async function verifyToken(token: string, keys: VerificationKeys, expect:
     throw new TokenInvalidError('malformed');
   }
   if (typeof header.alg !== 'string' || !ALLOWED_ALGORITHMS.includes(header.alg)) throw new TokenInvalidError('algorithm not allowed');
-  const key = resolveKey(header as { kid?: string; x5c?: string[] }, keys);
+  const key = resolveKey(header as { kid?: unknown; x5c?: unknown }, keys);
   let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(token, key, { issuer: expect.issuer, audience: expect.audience, algorithms: ALLOWED_ALGORITHMS, clockTolerance: 60, requiredClaims: ['exp'] }));

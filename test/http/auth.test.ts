@@ -275,6 +275,17 @@ describe('Docker token authentication (external issuer, registry:2 rootcertbundl
     ];
     for (const token of cases) assert.equal((await get(token)).status, 401);
   });
+  it('answers a malformed x5c header with 401 invalid_token, never a 500', async () => {
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const payload = b64({ iss: 'auth.example.com', sub: 'ci-bot', aud: 'registry.example.com', exp: Math.floor(Date.now() / 1000) + 300, access });
+    for (const x5c of [['AAAA'], 'abc', [123], [null], { length: 1 }, [], ['!!!not base64!!!']]) {
+      const token = `${b64({ alg: 'RS256', x5c })}.${payload}.${Buffer.from('sig').toString('base64url')}`;
+      const res = await get(token);
+      assert.equal(res.status, 401, JSON.stringify(x5c));
+      assert.match(res.headers.get('www-authenticate') ?? '', /error="invalid_token"/, JSON.stringify(x5c));
+      assert.equal(await errorCode(res), 'UNAUTHORIZED');
+    }
+  });
 });
 
 describe('failed-login limit per client address', () => {
