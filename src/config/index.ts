@@ -3,3 +3,4 @@ export { configSchema, type WrittenConfig } from './schema.js';
 export type { BerthConfig, LogLevel, AuthConfig, LoginLimits, DatabaseConfig, S3Config } from './resolved.js';
 export { redactUrl } from './redact.js';
 export { parseDuration } from './duration.js';
+export { addressMatcher, parseAddressRange, type AddressRange } from './address-range.js';

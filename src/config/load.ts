@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type WrittenConfig } from './schema.js';
 import { parseDuration } from './duration.js';
+import { parseAddressRange } from './address-range.js';
 import type { BerthConfig, S3Config } from './resolved.js';
 
 /**
@@ -256,6 +257,9 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
   if (c.http?.accelredirect !== undefined && (c.storage?.inmemory !== undefined || c.storage?.s3 !== undefined)) {
     errors.push('http.accelredirect: nginx can only send blobs from storage.filesystem');
   }
+  for (const [i, entry] of (c.http?.trustedproxies ?? []).entries()) {
+    if (parseAddressRange(entry) === null) errors.push(`http.trustedproxies[${i}]: expected an IP address or CIDR range such as 10.0.0.0/8, got ${JSON.stringify(entry)}`);
+  }
   if (c.http?.prefix !== undefined && c.http.prefix !== '/' && c.http.prefix !== '') {
     errors.push('http.prefix: only "/" is supported');
   }
@@ -281,6 +285,7 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
       baseUrl: c.http?.host?.replace(/\/+$/, ''),
       aliases: c.http?.aliases ?? [],
       relativeUrls: c.http?.relativeurls ?? false,
+      trustedProxies: c.http?.trustedproxies ?? [],
       accelRedirect: c.http?.accelredirect,
       drainTimeoutMs: ms(c.http?.draintimeout, 30_000),
       headers: c.http?.headers ?? {},

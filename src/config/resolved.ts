@@ -21,6 +21,8 @@ export interface BerthConfig {
     /** http.aliases: other names of this registry (HOST or HOST:PORT). */
     readonly aliases: readonly string[];
     readonly relativeUrls: boolean;
+    /** http.trustedproxies: addresses and CIDR ranges whose X-Forwarded-* headers are believed. */
+    readonly trustedProxies: readonly string[];
     /** nginx X-Accel-Redirect prefix for blob bodies (filesystem storage), or undefined. */
     readonly accelRedirect: string | undefined;
     readonly drainTimeoutMs: number;

@@ -96,6 +96,8 @@ export const configSchema = z.object({
     prefix: z.string().optional().describe('URL path prefix (registry:2); only "/" is supported.'),
     secret: z.string().optional().describe('registry:2 upload-state secret; not needed by Berth (accepted, never logged).'),
     relativeurls: bool('Send relative Location headers.').optional(),
+    trustedproxies: z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v), z.array(z.string())).optional()
+      .describe('Addresses or CIDR ranges (10.0.0.0/8, ::1) of reverse proxies whose X-Forwarded-Proto and X-Forwarded-Host Berth believes when building Location headers and the token realm. From anyone else those headers are ignored. In REGISTRY_HTTP_TRUSTEDPROXIES, separate entries with commas. Default: none.'),
     accelredirect: z.string().regex(/^\/[A-Za-z0-9._\/-]*\/$/, { message: 'expected a path such as /_berth_blobs/' }).optional()
       .describe('Behind nginx: blob GETs answer with X-Accel-Redirect: <prefix><blob path> and nginx sends the bytes with sendfile (filesystem storage only). Never set it without that nginx location.'),
     draintimeout: duration('On SIGTERM, how long in-flight requests may take to finish.').optional(),

@@ -24,4 +24,7 @@ test('Content-Range of an upload PATCH', () => {
   assert.equal(parseContentRange('5-4'), 'invalid');
   assert.equal(parseContentRange('abc'), 'invalid');
   assert.equal(parseContentRange('-1-5'), 'invalid');
+  assert.equal(parseContentRange('0-9/5'), 'invalid', 'a total smaller than the range');
+  assert.deepEqual(parseContentRange('0-9/10'), { start: 0, end: 9 });
+  assert.equal(parseContentRange('0-9/9'), 'invalid', 'the end is past the total');
 });

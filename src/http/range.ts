@@ -31,10 +31,12 @@ export function parseRangeHeader(header: string | undefined, size: number): Byte
  */
 export function parseContentRange(header: string | undefined): ByteRange | undefined | 'invalid' {
   if (header === undefined) return undefined;
-  const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(header.trim());
+  const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(\d+|\*))?$/.exec(header.trim());
   if (!m) return 'invalid';
   const start = Number(m[1]);
   const end = Number(m[2]);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) return 'invalid';
+  // A total, when given, must hold the range (`0-9/5` contradicts itself).
+  if (m[3] !== undefined && m[3] !== '*' && !(Number(m[3]) > end)) return 'invalid';
   return { start, end };
 }

@@ -4,6 +4,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { RegistryError, errorCatalog } from '../errors/index.js';
+import { addressMatcher } from '../config/index.js';
 import { isValidRepositoryName } from '../registry/index.js';
 import type { Logger } from '../log/index.js';
 import type { HttpServices, RequestContext } from './context.js';
@@ -36,6 +37,7 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
   const { config } = services;
   const extraHeaders = Object.entries(config.http.headers);
   const secure = config.http.tls !== undefined;
+  const trustedProxy = addressMatcher(config.http.trustedProxies);
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
@@ -125,11 +127,19 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
     }
   };
 
+  /**
+   * The registry's external base URL for a request: http.host when set;
+   * else from the Host header, or from X-Forwarded-Proto/-Host when the
+   * peer is a trusted proxy (http.trustedproxies). From anyone else those
+   * headers are ignored: a client must not choose where Location headers
+   * and the token realm point.
+   */
   function baseUrl(req: IncomingMessage): string {
     if (config.http.baseUrl) return config.http.baseUrl;
-    const fwdProto = firstValue(req.headers['x-forwarded-proto']);
+    const viaProxy = trustedProxy(req.socket?.remoteAddress);
+    const fwdProto = viaProxy ? firstValue(req.headers['x-forwarded-proto']) : undefined;
     const proto = fwdProto === 'https' || fwdProto === 'http' ? fwdProto : secure ? 'https' : 'http';
-    const host = firstValue(req.headers['x-forwarded-host']) ?? req.headers.host;
+    const host = (viaProxy ? firstValue(req.headers['x-forwarded-host']) : undefined) ?? req.headers.host;
     return `${proto}://${host && HOST_RE.test(host) ? host : `${config.http.host}:${config.http.port}`}`;
   }
 }
@@ -154,6 +164,9 @@ export function createRegistryServer(services: HttpServices, logger: Logger, ext
     // arrive promptly and an idle socket is closed (no hang on a stalled client).
     requestTimeout: 0,
     headersTimeout: 60_000,
+    // Node checks these deadlines every connectionsCheckingInterval (30 s by
+    // default), so a slow-header client lasted up to 90 s: check every second.
+    connectionsCheckingInterval: 1_000,
     keepAliveTimeout: 5_000,
     maxHeaderSize: 16 * 1024,
   };

@@ -2,6 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import http from 'node:http';
+import net from 'node:net';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { startTestBerth, sha256, errorCode, pushBlob, type TestBerth } from '../helpers/berth.js';
@@ -239,8 +240,30 @@ describe('blobs and uploads', () => {
     assert.equal(put.status, 201, 'the digest is recomputed from storage after a restart');
   });
 
-  it('refuses an empty or wrong Content-Length body on monolithic upload', async () => {
+  it('accepts the empty blob; a monolithic body shorter than its Content-Length stores nothing', async () => {
     const res = await fetch(`${t.url}/v2/mono/b/blobs/uploads/?digest=${sha256('')}`, { method: 'POST', body: '' });
     assert.equal(res.status, 201, 'the empty blob is a valid blob');
+    // 5 bytes of a promised 10, then the client goes away.
+    const reply = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(t.berth.address.port, '127.0.0.1', () => {
+        s.write(`POST /v2/mono/b/blobs/uploads/?digest=${sha256('short')} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nshort`);
+        s.end();
+      });
+      let data = '';
+      s.on('data', (d) => (data += d.toString()));
+      s.on('close', () => resolve(data));
+      s.on('error', reject);
+    });
+    assert.doesNotMatch(reply, /^HTTP\/1\.1 201/, 'never acknowledged');
+    const head = await fetch(`${t.url}/v2/mono/b/blobs/${sha256('short')}`, { method: 'HEAD' });
+    assert.equal(head.status, 404, 'nothing stored');
+  });
+
+  it('refuses a Content-Range whose total cannot hold it (0-9/5)', async () => {
+    const loc = await startSession(t.url, 'chunk/total');
+    const res = await patch(loc, Buffer.from('0123456789'), '0-9/5');
+    assert.equal(res.status, 416);
+    assert.equal(await errorCode(res), 'BLOB_UPLOAD_INVALID');
+    assert.equal((await fetch(loc)).headers.get('range'), '0-0', 'nothing appended');
   });
 });
