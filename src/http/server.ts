@@ -185,9 +185,10 @@ export function createRegistryServer(services: HttpServices, logger: Logger, ext
   server.setTimeout(300_000);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (socket.writable && err.code !== 'ECONNRESET') {
-      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-      const body = JSON.stringify({ errors: [{ code: 'BERTH_BAD_REQUEST', message: errorCatalog.BERTH_BAD_REQUEST.message }] });
-      socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+      const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'BERTH_HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'BERTH_REQUEST_TIMEOUT' : 'BERTH_BAD_REQUEST';
+      const { status, message } = errorCatalog[code];
+      const body = JSON.stringify({ errors: [{ code, message }] });
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
     } else socket.destroy();
   });
 

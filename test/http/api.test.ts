@@ -92,6 +92,22 @@ describe('API basics', () => {
     });
     assert.match(reply, /^HTTP\/1\.1 431/);
   });
+
+  it('closes a connection whose headers do not arrive within 60 s (not 90)', { timeout: 80_000 }, async () => {
+    const started = Date.now();
+    const reply = await new Promise<string>((resolve, reject) => {
+      // The request line, then nothing: a slowloris client.
+      const s = net.connect(t.berth.address.port, '127.0.0.1', () => s.write('GET /v2/ HTTP/1.1\r\nHost: x\r\n'));
+      let data = '';
+      s.on('data', (d) => (data += d.toString()));
+      s.on('close', () => resolve(data));
+      s.on('error', (e) => (data ? resolve(data) : reject(e)));
+    });
+    const seconds = (Date.now() - started) / 1000;
+    assert.ok(seconds >= 59 && seconds < 64, `closed after ${seconds.toFixed(1)} s`);
+    assert.match(reply, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    assert.match(reply, /"code":"BERTH_REQUEST_TIMEOUT"/);
+  });
 });
 
 describe('configuration effects', () => {
