@@ -16,8 +16,10 @@ const ANONYMOUS: Authorized = Object.freeze({ principal: Object.freeze({ kind: '
 /**
  * Enforces a route's access kind (route-table.ts) before its handler runs:
  * the one place that decides whether a request may reach a handler.
+ * `repository` is the canonical repository name the route acts on (the
+ * server derived it from the path once; the handler gets the same value).
  */
-export async function authorizeRoute(access: Access, params: RouteParams, url: URL, auth: AuthRequest, services: HttpServices): Promise<Authorized> {
+export async function authorizeRoute(access: Access, repository: string | undefined, params: RouteParams, url: URL, auth: AuthRequest, services: HttpServices): Promise<Authorized> {
   switch (access.kind) {
     case 'public':
     case 'login':
@@ -27,8 +29,8 @@ export async function authorizeRoute(access: Access, params: RouteParams, url: U
     case 'catalog':
       return { principal: await services.access.authorize(auth, [{ type: 'registry', name: 'catalog', actions: ['pull'] }]), caller: null };
     case 'repository': {
-      const name = params.name;
-      if (name === undefined) throw new Error('a repository route needs {name} in its path');
+      const name = repository;
+      if (name === undefined) throw new Error(`a repository route needs {${access.param ?? 'name'}} in its path`);
       const needs: AccessRequest[] = [{ type: 'repository', name, actions: [...access.actions] }, ...(access.also?.(params, url) ?? [])];
       return { principal: await services.access.authorize(auth, needs), caller: null };
     }

@@ -14,8 +14,13 @@ const ACCESS_TEXT: Record<AccessKind, string> = {
   'org-admin': 'An administrator, or an admin of the organization in the path.',
 };
 
+/** OpenAPI templates have no multi-segment marker: `{file+}` is written `{file}`. */
+export function openApiPath(path: string): string {
+  return path.replace(/\{([a-z]+)\+\}/gi, '{$1}');
+}
+
 function parameterNames(path: string): string[] {
-  return [...path.matchAll(/\{([a-z]+)\}/gi)].map((m) => m[1] as string);
+  return [...path.matchAll(/\{([a-z]+)\+?\}/gi)].map((m) => m[1] as string);
 }
 
 function operation(route: Route, group: string): Record<string, unknown> {
@@ -53,7 +58,7 @@ export function openApiDocument(table: RouteTable): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const group of table.groups) {
     for (const route of group.routes) {
-      const item = (paths[route.path] ??= {});
+      const item = (paths[openApiPath(route.path)] ??= {});
       item[route.method.toLowerCase()] = operation(route, group.name);
     }
   }

@@ -27,7 +27,20 @@ export type Access =
   | { kind: 'public' }
   | { kind: 'login' }
   | { kind: 'registry' }
-  | { kind: 'repository'; actions: readonly Action[]; also?: (params: RouteParams, url: URL) => AccessRequest[] }
+  | {
+      kind: 'repository';
+      actions: readonly Action[];
+      also?: (params: RouteParams, url: URL) => AccessRequest[];
+      /**
+       * The path parameter holding the repository (default `name`). With
+       * `hostPrefixed`, it may start with this registry's host
+       * (`registry.example.com:5000/app`, a Notary GUN): the repository
+       * authorized and acted on is the canonical name (`app`), found by the
+       * same function the token service uses.
+       */
+      param?: string;
+      hostPrefixed?: boolean;
+    }
   | { kind: 'catalog' }
   | { kind: 'user' }
   | { kind: 'admin' }
@@ -61,9 +74,9 @@ export interface Route {
   method: Method;
   /**
    * The path template: literal segments and `{param}` segments. `{name}`
-   * is a repository name and may span several segments (`library/busybox`);
-   * every other parameter is one segment. A template ending in `/` also
-   * matches without it.
+   * (a repository name, `library/busybox`) and any `{param+}` may span
+   * several segments; every other parameter is one segment. A template
+   * ending in `/` also matches without it.
    */
   path: string;
   access: Access;
@@ -99,12 +112,12 @@ function escapeRe(s: string): string {
 function compilePath(path: string): { re: RegExp; params: string[] } {
   const params: string[] = [];
   let src = '';
-  for (const part of path.split(/(\{[a-z]+\})/i)) {
-    const m = /^\{([a-z]+)\}$/i.exec(part);
+  for (const part of path.split(/(\{[a-z]+\+?\})/i)) {
+    const m = /^\{([a-z]+)(\+?)\}$/i.exec(part);
     if (m) {
       const name = m[1] as string;
       params.push(name);
-      src += name === 'name' ? `(?<${name}>.+)` : `(?<${name}>[^/]+)`;
+      src += name === 'name' || m[2] === '+' ? `(?<${name}>.+)` : `(?<${name}>[^/]+)`;
     } else {
       src += escapeRe(part);
     }
@@ -170,10 +183,10 @@ export class RouteTable {
  * any other value must be one segment.
  */
 export function fillPath(template: string, params: Readonly<Record<string, string>>): string {
-  return template.replace(/\{([a-z]+)\}/gi, (_, name: string) => {
+  return template.replace(/\{([a-z]+)(\+?)\}/gi, (_, name: string, multi: string) => {
     const v = params[name];
-    if (v === undefined) throw new Error(`path ${template} needs ${name}`);
-    if (name !== 'name' && (v === '' || v.includes('/'))) throw new Error(`path parameter ${name} must be one segment`);
+    if (v === undefined || v === '') throw new Error(`path ${template} needs ${name}`);
+    if (name !== 'name' && multi !== '+' && v.includes('/')) throw new Error(`path parameter ${name} must be one segment`);
     return v;
   });
 }

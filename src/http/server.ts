@@ -5,6 +5,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { RegistryError, errorCatalog } from '../errors/index.js';
 import { addressMatcher } from '../config/index.js';
+import { RegistryHostNames } from '../auth/index.js';
 import { isValidRepositoryName } from '../registry/index.js';
 import type { Logger } from '../log/index.js';
 import type { HttpServices, RequestContext } from './context.js';
@@ -38,6 +39,7 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
   const extraHeaders = Object.entries(config.http.headers);
   const secure = config.http.tls !== undefined;
   const trustedProxy = addressMatcher(config.http.trustedProxies);
+  const hosts = new RegistryHostNames([config.http.baseUrl, ...config.http.aliases]);
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
@@ -80,13 +82,18 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
       if (found.kind === 'not-found') throw new RegistryError('BERTH_ROUTE_UNKNOWN');
       if (found.kind === 'method-not-allowed') throw new RegistryError('BERTH_METHOD_NOT_ALLOWED', undefined, { headers: { Allow: found.allow.join(', ') } });
       const { route: r, params } = found;
-      repo = params.name;
+      const auth = { authorization: req.headers.authorization, remoteAddress: remoteAddress ?? '', baseUrl: baseUrl(req) };
+      // The one canonical repository name: authorized below, acted on by the handler.
+      const nameParam = r.access.kind === 'repository' ? (r.access.param ?? 'name') : 'name';
+      const written = params[nameParam];
+      repo = written !== undefined && r.access.kind === 'repository' && r.access.hostPrefixed
+        ? hosts.with([req.headers.host, new URL(auth.baseUrl).host]).canonicalRepository(written)
+        : written;
       if (repo !== undefined && !isValidRepositoryName(repo)) {
         throw new RegistryError('NAME_INVALID', 'invalid repository name', { detail: { name: repo.slice(0, 256) } });
       }
-      const match: RouteMatch = { route: r.name, params, name: params.name, reference: params.reference, digest: params.digest, uuid: params.uuid };
-      const auth = { authorization: req.headers.authorization, remoteAddress: remoteAddress ?? '', baseUrl: baseUrl(req) };
-      const { principal, caller } = await authorizeRoute(r.access, params, url, auth, services);
+      const match: RouteMatch = { route: r.name, params, name: repo, reference: params.reference, digest: params.digest, uuid: params.uuid };
+      const { principal, caller } = await authorizeRoute(r.access, repo, params, url, auth, services);
       const registry = services.registryFor({ actor: { kind: principal.kind, name: principal.name }, requestId, remoteAddress: remoteAddress ?? null });
       const ctx: RequestContext = {
         req, res, url, match, log, requestId, signal: ac.signal, principal, caller, routes, registry, services, baseUrl: auth.baseUrl,

@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { ACCESS_KINDS, fillPath, type Route } from '../../src/http/index.js';
+import { ACCESS_KINDS, fillPath, openApiPath, type Route } from '../../src/http/index.js';
 import { errorCode, sha256, startTestBerth, type TestBerth } from '../helpers/berth.js';
 
 /**
@@ -13,7 +13,10 @@ const ADMIN_PASSWORD = 'admin-password-1';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 /** Sample values for every path parameter a route may have. */
-const SAMPLE: Record<string, string> = { name: 'acme/app', reference: 'v1', digest: sha256('x'), uuid: randomUUID(), user: 'nobody', org: 'acme', team: 'ci', id: 'abcdef0123456789' };
+const SAMPLE: Record<string, string> = {
+  name: 'acme/app', reference: 'v1', digest: sha256('x'), uuid: randomUUID(), user: 'nobody', org: 'acme', team: 'ci', id: 'abcdef0123456789',
+  gun: 'acme/app', file: 'targets/releases.json',
+};
 
 function send(url: string, route: Route, authorization?: string): Promise<Response> {
   const path = fillPath(route.path, SAMPLE);
@@ -53,7 +56,7 @@ describe('the route table', () => {
     assert.equal(res.status, 200);
     const doc = (await res.json()) as { paths: Record<string, Record<string, { operationId: string; 'x-berth-access': { kind: string } }>> };
     const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([m, op]) => `${m.toUpperCase()} ${p} ${op.operationId} ${op['x-berth-access'].kind}`)).sort();
-    const served = routes.map((r) => `${r.method} ${r.path} ${r.name} ${r.access.kind}`).sort();
+    const served = routes.map((r) => `${r.method} ${openApiPath(r.path)} ${r.name} ${r.access.kind}`).sort();
     assert.deepEqual(documented, served);
   });
 
