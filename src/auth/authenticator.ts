@@ -1,7 +1,7 @@
 import { RegistryError } from '../errors/index.js';
 import type { Principal } from './access.js';
-import { HtpasswdFile } from './htpasswd.js';
-import { LoginLimiter } from './login-limiter.js';
+import type { HtpasswdFile } from './htpasswd.js';
+import type { LoginLimiter } from './login-limiter.js';
 
 /**
  * Checks user names and passwords, with the failed-login limits applied
@@ -24,7 +24,7 @@ export class HtpasswdAuthenticator implements Authenticator {
       throw new RegistryError('TOOMANYREQUESTS', 'too many failed logins; retry later', { headers: { 'Retry-After': String(wait) } });
     }
     if (await this.file.verify(username, password)) {
-      this.limiter.succeed(username);
+      this.limiter.succeed(username, remoteAddress);
       return { kind: 'user', name: username };
     }
     this.limiter.fail(username, remoteAddress);

@@ -12,6 +12,8 @@ import { RegistryHostNames } from './repository-name.js';
 
 export interface AuthSetup {
   access: AccessController;
+  /** The failed-login limiter, for operators (list and clear lockouts); null without authentication. */
+  limiter: LoginLimiter | null;
   /** Checks user names and passwords (Basic credentials of the management API); null without users. */
   authenticator: Authenticator | null;
   /** Berth's own token endpoint, when Berth issues tokens. */
@@ -28,12 +30,17 @@ export interface AuthOptions {
   database?: (limiter: LoginLimiter) => { authenticator: Authenticator; policy: AccessPolicy };
   /** The names this registry answers to (http.host, http.aliases); see RegistryHostNames. */
   hosts?: RegistryHostNames;
+  /** Where lockouts are reported (warn level, with the user name and address; never a password). */
+  log?: { warn(obj: object, msg: string): void };
 }
 
 /** Builds access control from the resolved config; reads files, so it is async and may throw. */
 export async function createAuth(config: AuthConfig, options: AuthOptions = {}): Promise<AuthSetup> {
-  if (config.kind === 'none') return { access: openAccess, authenticator: null, tokens: null, summary: { 'auth.kind': 'none' } };
-  const limiter = new LoginLimiter(config.limits);
+  if (config.kind === 'none') return { access: openAccess, limiter: null, authenticator: null, tokens: null, summary: { 'auth.kind': 'none' } };
+  const limiter = new LoginLimiter({
+    ...config.limits,
+    onLockout: (l) => options.log?.warn({ 'lockout.kind': l.kind, user: l.user ?? undefined, 'client.address': l.address ?? undefined, 'lockout.until': new Date(l.until).toISOString() }, 'login locked out after too many failures'),
+  });
   let policy: AccessPolicy = authenticatedFullAccess;
 
   if (config.kind === 'htpasswd') {
@@ -42,6 +49,7 @@ export async function createAuth(config: AuthConfig, options: AuthOptions = {}):
     const authenticator = new HtpasswdAuthenticator(file, limiter);
     return {
       access: new BasicAccessController({ realm: config.realm, authenticator, policy }),
+      limiter,
       authenticator,
       tokens: null,
       summary: { 'auth.kind': 'htpasswd', 'auth.htpasswd.path': config.path, 'auth.htpasswd.invalid_lines': file.invalidLines },
@@ -78,6 +86,7 @@ export async function createAuth(config: AuthConfig, options: AuthOptions = {}):
   }
   return {
     access: new BearerAccessController({ realm: config.realm, service: config.service, issuer: config.issuer, keys: { own: own ? [own] : [], bundle } }),
+    limiter,
     authenticator: users ?? null,
     tokens,
     summary: {

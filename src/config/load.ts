@@ -328,8 +328,9 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
 function resolveAuth(c: WrittenConfig, dataDir: string, cwd: string, ms: (v: string | number | undefined, fallback: number) => number): BerthConfig['auth'] {
   const a = c.auth;
   const limits = {
-    perUser: a?.loginlimits?.peruser ?? 10,
+    perUserAddress: a?.loginlimits?.peruseraddress ?? 10,
     perAddress: a?.loginlimits?.peraddress ?? 50,
+    perUser: a?.loginlimits?.peruser ?? 100,
     windowMs: ms(a?.loginlimits?.window, 15 * 60_000),
   };
   const htpasswd = a?.htpasswd ? { realm: a.htpasswd.realm ?? 'berth', path: path.resolve(cwd, a.htpasswd.path) } : undefined;

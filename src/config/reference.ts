@@ -332,6 +332,7 @@ export const CONFIG_DEFAULTS: Record<string, Default> = {
   'auth.silly': REFUSED,
   'auth.anonymous': (p) => code(token(p.token).anonymous),
   'auth.loginlimits': SECTION,
+  'auth.loginlimits.peruseraddress': (p) => code(loginLimits(p.htpasswd).perUserAddress),
   'auth.loginlimits.peruser': (p) => code(loginLimits(p.htpasswd).perUser),
   'auth.loginlimits.peraddress': (p) => code(loginLimits(p.htpasswd).perAddress),
   'auth.loginlimits.window': (p) => duration(loginLimits(p.htpasswd).windowMs),

@@ -75,8 +75,11 @@ export interface S3Config {
 }
 
 export interface LoginLimits {
-  readonly perUser: number;
+  /** Failures of one user name from one address. */
+  readonly perUserAddress: number;
   readonly perAddress: number;
+  /** Failures of one user name from everywhere (a much higher threshold). */
+  readonly perUser: number;
   readonly windowMs: number;
 }
 

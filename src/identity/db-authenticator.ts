@@ -35,7 +35,7 @@ export class DbAuthenticator implements Authenticator {
     }
     if (!principal && (await this.identity.verifyPassword(username, password))) principal = { kind: 'user', name: username };
     if (principal) {
-      this.limiter.succeed(username);
+      this.limiter.succeed(username, remoteAddress);
       await this.record(username, remoteAddress, 'success', detail);
       return principal;
     }

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
@@ -284,6 +285,36 @@ describe('Docker token authentication (external issuer, registry:2 rootcertbundl
       assert.equal(res.status, 401, JSON.stringify(x5c));
       assert.match(res.headers.get('www-authenticate') ?? '', /error="invalid_token"/, JSON.stringify(x5c));
       assert.equal(await errorCode(res), 'UNAUTHORIZED');
+    }
+  });
+});
+
+describe('nobody can lock another user out', () => {
+  /** A request from a chosen loopback address (Linux routes all of 127/8 to lo). */
+  function getFrom(port: number, localAddress: string, authorization: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/v2/', localAddress, headers: { Authorization: authorization } }, (res) => {
+        res.resume().on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject).end();
+    });
+  }
+
+  it('wrong passwords from one address lock that address out for that user, not the user everywhere', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'htpasswd');
+    await writeFile(file, htpasswdLine('alice', 'wonderland'));
+    const t = await startTestBerth({ REGISTRY_AUTH_HTPASSWD_PATH: file, REGISTRY_AUTH_LOGINLIMITS_PERUSERADDRESS: '3' });
+    try {
+      const port = t.berth.address.port;
+      const attacker: number[] = [];
+      for (let i = 0; i < 4; i++) attacker.push(await getFrom(port, '127.0.0.2', basic('alice', `guess${i}`)));
+      assert.deepEqual(attacker, [401, 401, 401, 429]);
+      assert.equal(await getFrom(port, '127.0.0.2', basic('alice', 'wonderland')), 429, 'the guesser stays locked out, even with the right password');
+      assert.equal(await getFrom(port, '127.0.0.3', basic('alice', 'wonderland')), 200, 'alice, elsewhere, logs in');
+    } finally {
+      await t.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
