@@ -162,13 +162,13 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   }
 
   // Background work runs once per interval across all instances (leases in the shared database).
-  const jobs = new JobScheduler({ leases: metadata, logger, owner: registry.instanceId });
+  const jobs = new JobScheduler({ leases: metadata.leases, logger, owner: registry.instanceId });
   const purging = config.storage.uploadPurging;
   if (purging.enabled && !config.storage.readOnly) {
     jobs.every('upload-purge', purging.intervalMs, async () => {
       const ids = await registry.purgeUploads(purging.ageMs, { dryRun: purging.dryRun });
       if (ids.length > 0) logger.info({ count: ids.length, dryRun: purging.dryRun }, 'purged abandoned uploads');
-      await metadata.pruneLeases(Date.now() - 3_600_000);
+      await metadata.leases.prune(Date.now() - 3_600_000);
     });
   }
 

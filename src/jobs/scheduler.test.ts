@@ -17,7 +17,7 @@ test('a job runs on one instance per interval, and moves on when that instance s
   let clock = 1_000_000;
   const runs: string[] = [];
   const instances = ['a', 'b', 'c'].map((owner) => {
-    const s = new JobScheduler({ leases: store, logger: quiet, owner, now: () => clock });
+    const s = new JobScheduler({ leases: store.leases, logger: quiet, owner, now: () => clock });
     s.every('purge', 60_000, async () => { runs.push(owner); });
     return s;
   });
@@ -48,7 +48,7 @@ test('a failing job is logged and retried at the next interval', async (t) => {
   const errors: unknown[] = [];
   let clock = 0;
   let calls = 0;
-  const s = new JobScheduler({ leases: store, logger: { info() {}, error: (o) => errors.push(o) }, owner: 'x', now: () => clock });
+  const s = new JobScheduler({ leases: store.leases, logger: { info() {}, error: (o) => errors.push(o) }, owner: 'x', now: () => clock });
   s.every('flaky', 1000, async () => {
     calls++;
     if (calls === 1) throw new Error('boom');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { MetadataStore } from '../metadata/index.js';
+import type { LeaseStore } from '../metadata/index.js';
 
 /** What a job may log; a pino logger fits. */
 export interface JobLogger {
@@ -9,7 +9,7 @@ export interface JobLogger {
 
 export interface JobSchedulerOptions {
   /** The store every Berth instance shares; its leases decide who runs a job. */
-  leases: Pick<MetadataStore, 'acquireLease' | 'releaseLease'>;
+  leases: Pick<LeaseStore, 'acquire'>;
   logger: JobLogger;
   /** Lease owner name (default: a fresh id for this process). */
   owner?: string;
@@ -67,7 +67,7 @@ export class JobScheduler {
     try {
       // A fresh owner name per tick: an instance's own unexpired lease is not
       // a renewal here, so it does not run the job twice in one interval.
-      leased = await this.options.leases.acquireLease(`job/${name}`, `${this.owner}#${++this.ticks}`, now + Math.floor(job.intervalMs * 0.9), now);
+      leased = await this.options.leases.acquire(`job/${name}`, `${this.owner}#${++this.ticks}`, now + Math.floor(job.intervalMs * 0.9), now);
     } catch (err) {
       this.options.logger.error({ err, job: name }, 'failed to take a job lease');
       return false;

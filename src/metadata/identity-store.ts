@@ -1,8 +1,8 @@
 /**
  * The identity store contract: users, organizations, teams, memberships,
- * grants, repository/namespace visibility and personal access tokens. Kept
- * apart from MetadataStore (repositories and blobs) so neither grows huge;
- * both live in the same database and migrate together.
+ * grants, repository/namespace visibility and personal access tokens. One of
+ * the stores of the metadata database (store.ts), beside the content store;
+ * all live in the same database and migrate together.
  *
  * One implementation (kysely-identity-store.ts) for SQLite and PostgreSQL,
  * checked by one contract suite (identity-suite.ts).

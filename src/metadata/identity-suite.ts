@@ -1,35 +1,22 @@
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MetadataStore } from './store.js';
 import type { IdentityStore } from './identity-store.js';
-
-/**
- * The contract suite of the identity store (identity-store.ts), run by every
- * metadata backend. Each test uses its own names, so one store serves all.
- */
-export interface IdentitySuiteOptions {
-  name: string;
-  create(): Promise<MetadataStore>;
-  teardown?(store: MetadataStore): Promise<void>;
-  skipReason?: string | undefined;
-}
+import { openedStore, type MetadataSuiteOptions } from './store-suite.js';
 
 const user = (name: string, extra: Partial<{ isAdmin: boolean; disabled: boolean }> = {}) => ({
   name, passwordHash: '$2b$10$notarealhash', isAdmin: extra.isAdmin ?? false, disabled: extra.disabled ?? false, createdAt: 1000,
 });
 
-export function runIdentitySuite(options: IdentitySuiteOptions): void {
+/**
+ * The contract suite of the identity store (identity-store.ts), run by every
+ * metadata backend. Each test uses its own names, so one store serves all.
+ */
+export function runIdentitySuite(options: MetadataSuiteOptions): void {
   describe(`identity store: ${options.name}`, { skip: options.skipReason ?? false }, () => {
-    let store: MetadataStore;
+    const opened = openedStore(options);
     let id: IdentityStore;
-    before(async () => {
-      store = await options.create();
-      await store.init();
-      id = store.identity;
-    });
-    after(async () => {
-      await options.teardown?.(store);
-      await store.close();
+    before(() => {
+      id = opened.store.identity;
     });
 
     it('creates, reads, updates and deletes users', async () => {
@@ -115,19 +102,6 @@ export function runIdentitySuite(options: IdentitySuiteOptions): void {
       assert.equal(await id.getAccessToken('t0000001'), null, 'a deleted user\'s tokens go');
     });
 
-    it('keeps the audit log, newest first, filtered', async () => {
-      const e = (time: number, actor: string | null, action: string) => ({ time, actor, action, target: 'x', remoteAddress: '127.0.0.1', outcome: 'success' as const, detail: { n: time } });
-      await store.audit.record(e(10_000, 'a-ann', 'login'));
-      await store.audit.record(e(10_001, 'a-ann', 'manifest.push'));
-      await store.audit.record(e(10_001, null, 'manifest.pull'));
-      await store.audit.record(e(10_002, 'a-ben', 'login'));
-      const mine = await store.audit.list({ actor: 'a-ann', limit: 10 });
-      assert.deepEqual(mine.map((x) => x.action), ['manifest.push', 'login']);
-      assert.deepEqual(mine[0]?.detail, { n: 10_001 });
-      const logins = await store.audit.list({ action: 'login', since: 10_000, limit: 10 });
-      assert.deepEqual(logins.filter((x) => x.actor?.startsWith('a-')).map((x) => x.actor), ['a-ben', 'a-ann']);
-      assert.equal((await store.audit.list({ since: 10_001, limit: 2 })).length, 2);
-    });
 
     it('compares names byte by byte', async () => {
       await id.createUser(user('c-Zed'));

@@ -2,9 +2,15 @@ import { PostgresStore, type MetadataLog } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { MetadataStore } from './store.js';
 
+export type { MetadataStore, MetadataStores } from './store.js';
+
 export type {
-  MetadataStore, BlobRecord, ManifestRecord, ManifestReference, PutManifestInput, ReferrerRecord, UploadRecord,
-} from './store.js';
+  ContentStore, BlobRecord, ManifestRecord, ManifestReference, PutManifestInput, ManifestPutOutcome, ManifestDeletion, ReferrerRecord,
+} from './content-store.js';
+
+export type { UploadStore, UploadRecord } from './upload-store.js';
+
+export type { LeaseStore } from './lease-store.js';
 
 export type {
   IdentityStore, UserRecord, GrantRecord, VisibilityRecord, AccessTokenRecord, TokenScope, SubjectKind, ResourceKind, Role,

@@ -1,68 +1,73 @@
 import { type Kysely, Migrator, sql } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider, type Flavor } from './migrations.js';
-import type { IdentityStore } from './identity-store.js';
-import { KyselyIdentityStore } from './kysely-identity-store.js';
-import type { AuditStore } from './audit-store.js';
 import { KyselyAuditStore } from './kysely-audit-store.js';
-import type {
-  BlobRecord, ManifestDeletion, ManifestPutOutcome, ManifestRecord, MetadataStore, PutManifestInput, ReferrerRecord, UploadRecord,
-} from './store.js';
+import { KyselyContentStore } from './kysely-content-store.js';
+import { KyselyIdentityStore } from './kysely-identity-store.js';
+import { KyselyLeaseStore } from './kysely-lease-store.js';
+import { KyselyUploadStore } from './kysely-upload-store.js';
+import type { MetadataStore, MetadataStores } from './store.js';
 
-/** Rows per multi-row INSERT, well under both dialects' parameter limits. */
-const INSERT_BATCH = 200;
-
-type ManifestRow = Database['manifests'];
-
-async function bumpTagListVersion(trx: Kysely<Database>, repository: string): Promise<void> {
-  await trx.updateTable('repositories').set((eb) => ({ tags_version: eb('tags_version', '+', 1) })).where('name', '=', repository).execute();
-}
-
-function toManifest(row: ManifestRow): ManifestRecord {
-  return {
-    repository: row.repository,
-    digest: row.digest,
-    mediaType: row.media_type,
-    size: Number(row.size),
-    content: Buffer.isBuffer(row.content) ? row.content : Buffer.from(row.content as Uint8Array),
-    artifactType: row.artifact_type,
-    subject: row.subject,
-    annotations: row.annotations,
-    createdAt: Number(row.created_at),
-  };
-}
-
-function toBlob(row: { digest: string; size: number; location: string | null }): BlobRecord {
-  return row.location === null ? { digest: row.digest, size: Number(row.size) } : { digest: row.digest, size: Number(row.size), location: row.location };
-}
-
-function toUpload(row: Database['uploads']): UploadRecord {
-  return { id: row.id, repository: row.repository, size: Number(row.size), createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) };
+/** What a store is built from: the handle's connection, and which SQL flavour it speaks. */
+export interface StoreConnection {
+  db: Kysely<Database>;
+  flavor: Flavor;
 }
 
 /**
- * The queries of the metadata store, written once with Kysely. The SQLite
- * and PostgreSQL backends differ only in how they open the connection.
+ * Every store of the database, built on one connection. A new store adds its
+ * factory here (and its member to MetadataStores); `satisfies` makes the
+ * compiler ask for both.
+ */
+const storeFactories = {
+  content: ({ db }) => new KyselyContentStore(db),
+  uploads: ({ db }) => new KyselyUploadStore(db),
+  leases: ({ db }) => new KyselyLeaseStore(db),
+  identity: ({ db, flavor }) => new KyselyIdentityStore(db, flavor),
+  audit: ({ db }) => new KyselyAuditStore(db),
+} satisfies { [K in keyof MetadataStores]: (connection: StoreConnection) => MetadataStores[K] };
+
+function openStores(connection: StoreConnection): MetadataStores {
+  const stores = {} as Record<keyof MetadataStores, unknown>;
+  for (const [name, create] of Object.entries(storeFactories)) stores[name as keyof MetadataStores] = create(connection);
+  return stores as MetadataStores;
+}
+
+/**
+ * The database handle over Kysely. The SQLite and PostgreSQL backends differ
+ * only in how they open the connection; the stores (one class per store,
+ * kysely-*-store.ts) are the same for both and share that connection.
  */
 export abstract class KyselyStore implements MetadataStore {
   abstract readonly kind: Flavor;
   protected abstract readonly db: Kysely<Database>;
-  private identityStore: { db: Kysely<Database>; store: KyselyIdentityStore } | null = null;
+  private opened: { db: Kysely<Database>; stores: MetadataStores } | null = null;
 
-  /** The identity store on this store's connection (the connection exists only after init()). */
-  get identity(): IdentityStore {
+  /** The stores on the current connection (which exists only after init()); rebuilt when it is replaced. */
+  private stores(): MetadataStores {
     if (!this.db) throw new Error('metadata store used before init()');
-    if (this.identityStore?.db !== this.db) this.identityStore = { db: this.db, store: new KyselyIdentityStore(this.db, this.kind) };
-    return this.identityStore.store;
+    if (this.opened?.db !== this.db) this.opened = { db: this.db, stores: openStores({ db: this.db, flavor: this.kind }) };
+    return this.opened.stores;
   }
 
-  private auditStore: { db: Kysely<Database>; store: KyselyAuditStore } | null = null;
+  get content(): MetadataStores['content'] {
+    return this.stores().content;
+  }
 
-  /** The audit log on this store's connection (after init()). */
-  get audit(): AuditStore {
-    if (!this.db) throw new Error('metadata store used before init()');
-    if (this.auditStore?.db !== this.db) this.auditStore = { db: this.db, store: new KyselyAuditStore(this.db) };
-    return this.auditStore.store;
+  get uploads(): MetadataStores['uploads'] {
+    return this.stores().uploads;
+  }
+
+  get leases(): MetadataStores['leases'] {
+    return this.stores().leases;
+  }
+
+  get identity(): MetadataStores['identity'] {
+    return this.stores().identity;
+  }
+
+  get audit(): MetadataStores['audit'] {
+    return this.stores().audit;
   }
 
   async init(): Promise<void> {
@@ -75,211 +80,5 @@ export abstract class KyselyStore implements MetadataStore {
 
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db);
-  }
-
-  async listRepositories({ last, limit }: { last?: string | undefined; limit: number }): Promise<string[]> {
-    let q = this.db.selectFrom('repositories as r').select('r.name')
-      .where((eb) => eb.exists(eb.selectFrom('manifests as m').select('m.digest').whereRef('m.repository', '=', 'r.name')));
-    if (last !== undefined) q = q.where('r.name', '>', last);
-    const rows = await q.orderBy('r.name').limit(limit).execute();
-    return rows.map((r) => r.name);
-  }
-
-  async getBlob(digest: string): Promise<BlobRecord | null> {
-    const row = await this.db.selectFrom('blobs').select(['digest', 'size', 'location']).where('digest', '=', digest).executeTakeFirst();
-    return row ? toBlob(row) : null;
-  }
-
-  async getLinkedBlob(repository: string, digest: string): Promise<BlobRecord | null> {
-    const row = await this.db.selectFrom('repository_blobs as rb')
-      .innerJoin('blobs as b', 'b.digest', 'rb.digest')
-      .select(['b.digest', 'b.size', 'b.location'])
-      .where('rb.repository', '=', repository).where('rb.digest', '=', digest)
-      .executeTakeFirst();
-    return row ? toBlob(row) : null;
-  }
-
-  async linkBlob(repository: string, blob: BlobRecord, options: { uploadId?: string } = {}): Promise<BlobRecord> {
-    const now = Date.now();
-    return this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('repositories').values({ name: repository, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
-      await trx.insertInto('blobs').values({ digest: blob.digest, size: blob.size, created_at: now, location: blob.location ?? null }).onConflict((oc) => oc.doNothing()).execute();
-      await trx.insertInto('repository_blobs').values({ repository, digest: blob.digest, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
-      if (options.uploadId !== undefined) await trx.deleteFrom('uploads').where('id', '=', options.uploadId).execute();
-      const stored = await trx.selectFrom('blobs').select(['digest', 'size', 'location']).where('digest', '=', blob.digest).executeTakeFirstOrThrow();
-      return toBlob(stored);
-    });
-  }
-
-  async blobLocationsInUse(locations: string[]): Promise<string[]> {
-    const wanted = [...new Set(locations)];
-    const found: string[] = [];
-    for (let i = 0; i < wanted.length; i += INSERT_BATCH) {
-      const rows = await this.db.selectFrom('blobs').select('location').where('location', 'in', wanted.slice(i, i + INSERT_BATCH)).execute();
-      for (const r of rows) if (r.location !== null) found.push(r.location);
-    }
-    return found;
-  }
-
-  async unlinkBlob(repository: string, digest: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('repository_blobs').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
-  }
-
-  async missingBlobs(repository: string, digests: string[]): Promise<string[]> {
-    return this.missing('repository_blobs', repository, digests);
-  }
-
-  async missingManifests(repository: string, digests: string[]): Promise<string[]> {
-    return this.missing('manifests', repository, digests);
-  }
-
-  private async missing(table: 'repository_blobs' | 'manifests', repository: string, digests: string[]): Promise<string[]> {
-    const wanted = [...new Set(digests)];
-    const found = new Set<string>();
-    for (let i = 0; i < wanted.length; i += INSERT_BATCH) {
-      const rows = await this.db.selectFrom(table).select('digest')
-        .where('repository', '=', repository).where('digest', 'in', wanted.slice(i, i + INSERT_BATCH)).execute();
-      for (const r of rows) found.add(r.digest);
-    }
-    return wanted.filter((d) => !found.has(d));
-  }
-
-  async getManifest(repository: string, digest: string): Promise<ManifestRecord | null> {
-    const row = await this.db.selectFrom('manifests').selectAll().where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
-    return row ? toManifest(row) : null;
-  }
-
-  async resolveTag(repository: string, tag: string): Promise<ManifestRecord | null> {
-    const row = await this.db.selectFrom('tags as t')
-      .innerJoin('manifests as m', (j) => j.onRef('m.repository', '=', 't.repository').onRef('m.digest', '=', 't.digest'))
-      .selectAll('m')
-      .where('t.repository', '=', repository).where('t.name', '=', tag)
-      .executeTakeFirst();
-    return row ? toManifest(row) : null;
-  }
-
-  async putManifest({ manifest, references, tag }: PutManifestInput): Promise<ManifestPutOutcome> {
-    const now = manifest.createdAt ?? Date.now();
-    const repository = manifest.repository;
-    return this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('repositories').values({ name: repository, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
-      const hadManifests = await trx.selectFrom('manifests').select('digest').where('repository', '=', repository).limit(1).executeTakeFirst();
-      const inserted = await trx.insertInto('manifests').values({
-        repository,
-        digest: manifest.digest,
-        media_type: manifest.mediaType,
-        size: manifest.size,
-        content: manifest.content,
-        artifact_type: manifest.artifactType,
-        subject: manifest.subject,
-        annotations: manifest.annotations,
-        created_at: now,
-      }).onConflict((oc) => oc.columns(['repository', 'digest']).doNothing()).executeTakeFirst();
-      const rows = [...new Map(references.map((r) => [r.digest, r])).values()]
-        .map((r) => ({ repository, manifest_digest: manifest.digest, child_digest: r.digest, kind: r.kind }));
-      for (let i = 0; i < rows.length; i += INSERT_BATCH) {
-        await trx.insertInto('manifest_references').values(rows.slice(i, i + INSERT_BATCH)).onConflict((oc) => oc.doNothing()).execute();
-      }
-      let previousTagDigest: string | null = null;
-      if (tag !== undefined) {
-        const previous = await trx.selectFrom('tags').select('digest').where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
-        previousTagDigest = previous?.digest ?? null;
-        await trx.insertInto('tags').values({ repository, name: tag, digest: manifest.digest, updated_at: now })
-          .onConflict((oc) => oc.columns(['repository', 'name']).doUpdateSet({ digest: manifest.digest, updated_at: now }))
-          .execute();
-        await bumpTagListVersion(trx, repository);
-      }
-      return { created: Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0, repositoryCreated: !hadManifests, previousTagDigest };
-    });
-  }
-
-  async deleteManifest(repository: string, digest: string): Promise<ManifestDeletion | null> {
-    return this.db.transaction().execute(async (trx) => {
-      // Explicit deletes rather than relying on ON DELETE CASCADE alone, so the
-      // behaviour does not depend on a connection setting.
-      const untagged = await trx.deleteFrom('tags').where('repository', '=', repository).where('digest', '=', digest).returning('name').execute();
-      if (untagged.length > 0) await bumpTagListVersion(trx, repository);
-      await trx.deleteFrom('manifest_references').where('repository', '=', repository).where('manifest_digest', '=', digest).execute();
-      const r = await trx.deleteFrom('manifests').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
-      if (Number(r.numDeletedRows) === 0) return null;
-      const left = await trx.selectFrom('manifests').select('digest').where('repository', '=', repository).limit(1).executeTakeFirst();
-      return { tags: untagged.map((t) => t.name).sort(), repositoryEmptied: !left };
-    });
-  }
-
-  async deleteTag(repository: string, tag: string): Promise<string | null> {
-    return this.db.transaction().execute(async (trx) => {
-      const r = await trx.deleteFrom('tags').where('repository', '=', repository).where('name', '=', tag).returning('digest').executeTakeFirst();
-      if (r) await bumpTagListVersion(trx, repository);
-      return r?.digest ?? null;
-    });
-  }
-
-  async tagListVersion(repository: string): Promise<number | null> {
-    const row = await this.db.selectFrom('repositories').select('tags_version').where('name', '=', repository).executeTakeFirst();
-    return row ? Number(row.tags_version) : null;
-  }
-
-  async listTags(repository: string, { last, limit }: { last?: string | undefined; limit?: number | undefined }): Promise<string[]> {
-    let q = this.db.selectFrom('tags').select('name').where('repository', '=', repository);
-    if (last !== undefined) q = q.where('name', '>', last);
-    q = q.orderBy('name');
-    if (limit !== undefined) q = q.limit(limit);
-    const rows = await q.execute();
-    return rows.map((r) => r.name);
-  }
-
-  async listReferrers(repository: string, subject: string, artifactType?: string): Promise<ReferrerRecord[]> {
-    let q = this.db.selectFrom('manifests')
-      .select(['digest', 'media_type', 'size', 'artifact_type', 'annotations'])
-      .where('repository', '=', repository).where('subject', '=', subject);
-    if (artifactType !== undefined) q = q.where('artifact_type', '=', artifactType);
-    const rows = await q.orderBy('digest').execute();
-    return rows.map((r) => ({ digest: r.digest, mediaType: r.media_type, size: Number(r.size), artifactType: r.artifact_type, annotations: r.annotations }));
-  }
-
-  async createUpload(u: UploadRecord): Promise<void> {
-    await this.db.insertInto('uploads').values({ id: u.id, repository: u.repository, size: u.size, created_at: u.createdAt, updated_at: u.updatedAt }).execute();
-  }
-
-  async getUpload(id: string): Promise<UploadRecord | null> {
-    const row = await this.db.selectFrom('uploads').selectAll().where('id', '=', id).executeTakeFirst();
-    return row ? toUpload(row) : null;
-  }
-
-  async advanceUpload(id: string, expectedSize: number, newSize: number, updatedAt: number): Promise<boolean> {
-    const r = await this.db.updateTable('uploads').set({ size: newSize, updated_at: updatedAt })
-      .where('id', '=', id).where('size', '=', expectedSize).executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
-  }
-
-  async deleteUpload(id: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('uploads').where('id', '=', id).executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
-  }
-
-  async acquireLease(name: string, owner: string, expiresAt: number, now: number): Promise<boolean> {
-    // One statement on both dialects: insert, or take over a row that is
-    // expired or already ours. The row lock of the upsert serialises racers.
-    const r = await this.db.insertInto('leases').values({ name, owner, expires_at: expiresAt })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ owner, expires_at: expiresAt })
-        .where((eb) => eb.or([eb('leases.expires_at', '<=', now), eb('leases.owner', '=', owner)])))
-      .executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
-  }
-
-  async releaseLease(name: string, owner: string): Promise<void> {
-    await this.db.deleteFrom('leases').where('name', '=', name).where('owner', '=', owner).execute();
-  }
-
-  async pruneLeases(before: number): Promise<number> {
-    const r = await this.db.deleteFrom('leases').where('expires_at', '<', before).executeTakeFirst();
-    return Number(r.numDeletedRows);
-  }
-
-  async listStaleUploads(before: number, limit: number): Promise<UploadRecord[]> {
-    const rows = await this.db.selectFrom('uploads').selectAll().where('updated_at', '<', before).orderBy('updated_at').limit(limit).execute();
-    return rows.map(toUpload);
   }
 }

@@ -155,7 +155,7 @@ function migrations(flavor: Flavor): Record<string, Migration> {
         await db.schema.createIndex('audit_events_actor').on('audit_events').columns(['actor', 'time']).execute();
       },
     },
-    // Leases (store.ts acquireLease): which instance may write an upload, or
+    // Leases (lease-store.ts): which instance may write an upload, or
     // run a job that must run once across instances.
     '0005_leases': {
       async up(db: Kysely<unknown>) {

@@ -1,180 +1,68 @@
 import type { AuditStore } from './audit-store.js';
+import type { ContentStore } from './content-store.js';
 import type { IdentityStore } from './identity-store.js';
+import type { LeaseStore } from './lease-store.js';
+import type { UploadStore } from './upload-store.js';
 
 /**
- * The metadata store contract: everything Berth knows about repositories,
- * manifests, tags, blob links and upload sessions. Blob bytes live in the
- * storage driver; this store only records which blobs exist and which
- * repositories may serve them.
+ * The stores of one metadata database, one per aggregate. Each has its
+ * contract at the top of its own file and its own shared suite, run on every
+ * backend. All live in the same database, migrate together and share one
+ * connection (pool), so a store never opens connections of its own.
+ */
+export interface MetadataStores {
+  /** Repositories, blobs and blob links, manifests, tags and referrers (content-store.ts). */
+  readonly content: ContentStore;
+  /** Blob upload sessions (upload-store.ts). */
+  readonly uploads: UploadStore;
+  /** Expiring claims that coordinate instances: upload writers, once-only jobs (lease-store.ts). */
+  readonly leases: LeaseStore;
+  /** Users, organizations, teams, grants and access tokens (identity-store.ts). */
+  readonly identity: IdentityStore;
+  /** The audit log (audit-store.ts). */
+  readonly audit: AuditStore;
+}
+
+/**
+ * The metadata database handle: opens and migrates the database, checks it is
+ * alive, closes it, and owns the stores on its connection. A store is usable
+ * after init() (before, reading it throws) and until close().
  *
  * Implementations: SQLite (embedded default) and PostgreSQL (several
- * instances sharing one database). Both run the same Kysely queries
- * (metadata/kysely-store.ts) and the same contract suite
- * (metadata/store-suite.ts).
+ * instances sharing one database). Both run the same Kysely queries, one
+ * class per store on the shared connection (kysely-*-store.ts, wired in
+ * kysely-store.ts), and the same suites (store-suite.ts for the handle,
+ * content-suite.ts, upload-suite.ts, lease-suite.ts, identity-suite.ts,
+ * audit-suite.ts).
  *
- * Invariants every implementation keeps:
- * - a manifest row exists only if every blob and child manifest it references
- *   was linked in its repository when it was written;
- * - `putManifest`, `deleteManifest` and `completeUpload` are transactions:
- *   another reader sees all of their effect or none of it;
- * - deleting a manifest, tag or blob link never deletes blob bytes; only
- *   garbage collection (a later wave) may, and only for unreferenced blobs;
- * - when the database cannot be reached, a method throws RegistryError
- *   BERTH_UNAVAILABLE (503, retry later), not the driver's own error.
+ * Every store keeps this rule: when the database cannot be reached, a method
+ * throws RegistryError BERTH_UNAVAILABLE (503, retry later), not the
+ * driver's own error. The connection does that mapping, so a new store gets
+ * it for free.
+ *
+ * Adding a store (trust data, policies, a webhook outbox) touches no other
+ * store:
+ * 1. `foo-store.ts`: the `FooStore` interface with each method's contract,
+ *    and its record types;
+ * 2. a migration appended in migrations.ts for its tables, and their row
+ *    types in schema.ts;
+ * 3. `kysely-foo-store.ts`: `class KyselyFooStore implements FooStore`,
+ *    constructed from the shared connection (`StoreConnection`);
+ * 4. a member `readonly foo: FooStore` in `MetadataStores` above, its
+ *    factory in the `storeFactories` map of kysely-store.ts and a getter
+ *    beside the others there (the compiler insists on all three: the map
+ *    must satisfy `MetadataStores`, the handle must implement it);
+ * 5. `foo-suite.ts` with `runFooSuite(options: MetadataSuiteOptions)`, added
+ *    to the list of suites in sqlite-store.test.ts and postgres-store.test.ts.
+ * A transaction that spans two stores is the exception, and belongs to the
+ * store whose aggregate it changes (as `ContentStore.linkBlob` ends an
+ * upload session).
  */
-export interface MetadataStore {
+export interface MetadataStore extends MetadataStores {
   readonly kind: 'sqlite' | 'postgres';
-  /** Users, organizations, teams, grants and access tokens, in the same database (usable after init()). */
-  readonly identity: IdentityStore;
-  /** The audit log, in the same database (usable after init()). */
-  readonly audit: AuditStore;
-
   /** Opens the connection (PostgreSQL: retrying with backoff while unreachable) and runs pending migrations. */
   init(): Promise<void>;
   close(): Promise<void>;
   /** Cheap liveness check of the database (used by /readyz). */
   ping(): Promise<void>;
-
-  /** Repository names with at least one manifest, sorted, after `last`, at most `limit`. */
-  listRepositories(options: { last?: string | undefined; limit: number }): Promise<string[]>;
-
-  /** The blob if it exists anywhere in the registry. */
-  getBlob(digest: string): Promise<BlobRecord | null>;
-  /** The blob if it is linked into `repository` (the only way a client may read it there). */
-  getLinkedBlob(repository: string, digest: string): Promise<BlobRecord | null>;
-  /**
-   * Records a blob and links it into `repository`, in one transaction that
-   * also deletes the upload session `options.uploadId` when given (so a
-   * session and the blob it became never both own the bytes). A blob with
-   * that digest already recorded is kept as it is (with its location): the
-   * record that is in force is returned, and a caller whose `location`
-   * differs owns bytes that nobody references.
-   */
-  linkBlob(repository: string, blob: BlobRecord, options?: { uploadId?: string }): Promise<BlobRecord>;
-  /** Removes a blob link; returns false when the repository had no such link. */
-  unlinkBlob(repository: string, digest: string): Promise<boolean>;
-  /** Which of `locations` are the recorded location of some blob. */
-  blobLocationsInUse(locations: string[]): Promise<string[]>;
-  /** Which of `digests` are not linked blobs of `repository`. */
-  missingBlobs(repository: string, digests: string[]): Promise<string[]>;
-
-  getManifest(repository: string, digest: string): Promise<ManifestRecord | null>;
-  /** The manifest a tag points to, or null. */
-  resolveTag(repository: string, tag: string): Promise<ManifestRecord | null>;
-  /** Which of `digests` are not manifests of `repository`. */
-  missingManifests(repository: string, digests: string[]): Promise<string[]>;
-  /**
-   * Stores a manifest (idempotent for the same digest), its references, and
-   * optionally points `tag` at it — one transaction.
-   */
-  putManifest(input: PutManifestInput): Promise<ManifestPutOutcome>;
-  /** Deletes a manifest and every tag pointing at it (one transaction). Returns null when absent. */
-  deleteManifest(repository: string, digest: string): Promise<ManifestDeletion | null>;
-  /** Deletes one tag (not its manifest). Returns the digest it pointed to, or null when absent. */
-  deleteTag(repository: string, tag: string): Promise<string | null>;
-  /**
-   * A number that changes whenever a tag of the repository is created, moved
-   * or deleted (bumped in the same transaction), or null when the repository
-   * does not exist. Read it before the tags to validate a cached tag list.
-   */
-  tagListVersion(repository: string): Promise<number | null>;
-  /** Tags of a repository, sorted, after `last`, at most `limit` (all when undefined). */
-  listTags(repository: string, options: { last?: string | undefined; limit?: number | undefined }): Promise<string[]>;
-  /** Manifests of `repository` whose subject is `subject`, optionally of one artifact type, ordered by digest. */
-  listReferrers(repository: string, subject: string, artifactType?: string): Promise<ReferrerRecord[]>;
-
-  createUpload(upload: UploadRecord): Promise<void>;
-  getUpload(id: string): Promise<UploadRecord | null>;
-  /**
-   * Sets an upload's size only if it still has `expectedSize` (compare and
-   * set), so two writers can never both advance one session. Returns false
-   * when the session changed or is gone.
-   */
-  advanceUpload(id: string, expectedSize: number, newSize: number, updatedAt: number): Promise<boolean>;
-  deleteUpload(id: string): Promise<boolean>;
-  /** Upload sessions not touched since `before` (epoch ms). */
-  listStaleUploads(before: number, limit: number): Promise<UploadRecord[]>;
-
-  /**
-   * Coordination between Berth instances that share this store: takes the
-   * lease `name` for `owner` until `expiresAt` (epoch ms) when it is free,
-   * expired, or already `owner`'s (a renewal). Returns false when another
-   * owner holds it. An instance that dies simply lets its leases expire.
-   * Used for upload sessions (one writer at a time across instances) and for
-   * work that must run once (upload purging, later garbage collection).
-   */
-  acquireLease(name: string, owner: string, expiresAt: number, now: number): Promise<boolean>;
-  /** Gives a lease up, if `owner` still holds it. */
-  releaseLease(name: string, owner: string): Promise<void>;
-  /** Deletes leases that expired before `before`; returns how many. */
-  pruneLeases(before: number): Promise<number>;
-}
-
-export interface BlobRecord {
-  digest: string;
-  size: number;
-  /**
-   * The storage path of the bytes when they are not at the blob's content
-   * address (registry/layout.ts); absent for content-addressed blobs.
-   */
-  location?: string;
-}
-
-export interface ManifestRecord {
-  repository: string;
-  digest: string;
-  mediaType: string;
-  size: number;
-  /** The exact bytes pushed. */
-  content: Buffer;
-  artifactType: string | null;
-  subject: string | null;
-  /** JSON text of the manifest's annotations, or null. */
-  annotations: string | null;
-  createdAt: number;
-}
-
-export interface ManifestReference {
-  digest: string;
-  kind: 'blob' | 'manifest';
-}
-
-export interface PutManifestInput {
-  manifest: Omit<ManifestRecord, 'createdAt'> & { createdAt?: number };
-  references: ManifestReference[];
-  tag?: string | undefined;
-}
-
-/** What a putManifest changed, read in its transaction (for the registry's events). */
-export interface ManifestPutOutcome {
-  /** The manifest was not stored before. */
-  created: boolean;
-  /** It is the repository's first manifest: the repository now exists for clients (catalog, tag list). */
-  repositoryCreated: boolean;
-  /** With a tag: the digest the tag pointed to before, or null when the tag is new. */
-  previousTagDigest: string | null;
-}
-
-/** What a deleteManifest removed, read in its transaction. */
-export interface ManifestDeletion {
-  /** Tags that pointed at the manifest and went with it, sorted. */
-  tags: string[];
-  /** It was the repository's last manifest. */
-  repositoryEmptied: boolean;
-}
-
-export interface ReferrerRecord {
-  digest: string;
-  mediaType: string;
-  size: number;
-  artifactType: string | null;
-  annotations: string | null;
-}
-
-export interface UploadRecord {
-  id: string;
-  repository: string;
-  size: number;
-  createdAt: number;
-  updatedAt: number;
 }

@@ -50,13 +50,13 @@ describe('Registry core', () => {
 
     const dry = await f.registry.purgeUploads(30_000, { dryRun: true, now: later });
     assert.deepEqual(dry.sort(), [stale.id, fresh.id, orphan].sort(), 'everything older than 30 s at now+60 s');
-    assert.ok(await f.metadata.getUpload(stale.id), 'a dry run deletes nothing');
+    assert.ok(await f.metadata.uploads.get(stale.id), 'a dry run deletes nothing');
 
     const purged = await f.registry.purgeUploads(120_000, { now: later });
     assert.deepEqual(purged, [], 'nothing is older than two minutes');
     const purgedNow = await f.registry.purgeUploads(30_000, { now: later });
     assert.deepEqual(purgedNow.sort(), [stale.id, fresh.id, orphan].sort());
-    assert.equal(await f.metadata.getUpload(stale.id), null);
+    assert.equal(await f.metadata.uploads.get(stale.id), null);
     assert.equal(await f.storage.stat(uploadDataPath(stale.id)), null);
     assert.equal(await f.storage.stat(uploadDataPath(orphan)), null);
   });
@@ -99,7 +99,7 @@ describe('Registry core on an object store (no rename: blobs stay where they wer
     await f.registry.appendUpload('obj/a', u.id, bytes('world'), { range: { start: 6, end: 10 }, contentLength: 5 });
     const blob = await f.registry.completeUpload('obj/a', u.id, sha256('hello world'), null);
     assert.deepEqual(blob, { digest: sha256('hello world'), size: 11, location: storedDataPath(u.id) });
-    assert.equal(await f.metadata.getUpload(u.id), null);
+    assert.equal(await f.metadata.uploads.get(u.id), null);
     assert.deepEqual(await f.storage.list('/'), ['blobdata'], 'nothing was copied to a content address');
     assert.equal(await readAll(await f.registry.openBlob(await f.registry.statBlob('obj/a', blob.digest), null)), 'hello world');
     assert.equal(f.registry.blobStoragePath(blob), `blobdata/${u.id}`);
@@ -122,7 +122,7 @@ describe('Registry core on an object store (no rename: blobs stay where they wer
     assert.equal(blob.location, storedDataPath(u.id));
     await assert.rejects(f.registry.putBlob('obj/d', sha256('right'), bytes('wrong'), { contentLength: 5 }), (e: unknown) => e instanceof RegistryError && e.code === 'DIGEST_INVALID');
     const ids = await f.storage.list('/blobdata');
-    const inUse = await f.metadata.blobLocationsInUse(ids.map(storedDataPath));
+    const inUse = await f.metadata.content.blobLocationsInUse(ids.map(storedDataPath));
     assert.equal(inUse.length, ids.length, 'a refused upload leaves no bytes behind');
   });
 
@@ -137,6 +137,6 @@ describe('Registry core on an object store (no rename: blobs stay where they wer
     assert.equal(await f.storage.stat(storedDataPath(stale.id)), null);
     assert.equal(await f.storage.stat(storedDataPath(orphan)), null);
     assert.equal(await readAll(await f.registry.openBlob(kept, null)), 'kept');
-    for (const id of await f.storage.list('/blobdata')) assert.equal((await f.metadata.blobLocationsInUse([storedDataPath(id)])).length, 1, `${id} is a blob`);
+    for (const id of await f.storage.list('/blobdata')) assert.equal((await f.metadata.content.blobLocationsInUse([storedDataPath(id)])).length, 1, `${id} is a blob`);
   });
 });

@@ -64,7 +64,7 @@ export class Registry implements RegistryService {
   async statBlob(repo: string, digest: string, _options?: ReadOptions): Promise<BlobRecord> {
     assertRepositoryName(repo);
     const d = parseDigest(digest);
-    const blob = await this.metadata.getLinkedBlob(repo, d.digest);
+    const blob = await this.metadata.content.getLinkedBlob(repo, d.digest);
     if (!blob) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: d.digest } });
     return blob;
   }
@@ -103,9 +103,9 @@ export class Registry implements RegistryService {
     const d = parseDigest(digest);
     this.assertDeletable();
     const unknown = () => new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: d.digest } });
-    if (!(await this.metadata.getLinkedBlob(repo, d.digest))) throw unknown();
+    if (!(await this.metadata.content.getLinkedBlob(repo, d.digest))) throw unknown();
     await options.guard?.({ type: 'blob.delete', repository: repo, digest: d.digest });
-    if (!(await this.metadata.unlinkBlob(repo, d.digest))) throw unknown();
+    if (!(await this.metadata.content.unlinkBlob(repo, d.digest))) throw unknown();
   }
 
   // ---- uploads ------------------------------------------------------------
@@ -116,7 +116,7 @@ export class Registry implements RegistryService {
     await options.guard?.({ type: 'upload.start', repository: repo });
     const now = Date.now();
     const upload: UploadRecord = { id: randomUUID(), repository: repo, size: 0, createdAt: now, updatedAt: now };
-    await this.metadata.createUpload(upload);
+    await this.metadata.uploads.create(upload);
     this.hashes.put(upload.id, this.hashes.fresh(), 0);
     return upload;
   }
@@ -130,16 +130,16 @@ export class Registry implements RegistryService {
     this.assertWritable();
     const d = parseDigest(digest);
     if (!isValidRepositoryName(from)) return null;
-    const blob = await this.metadata.getLinkedBlob(from, d.digest);
+    const blob = await this.metadata.content.getLinkedBlob(from, d.digest);
     if (!blob) return null;
     await options.guard?.({ type: 'blob.mount', repository: repo, from, digest: blob.digest, size: blob.size });
-    await this.metadata.linkBlob(repo, blob);
+    await this.metadata.content.linkBlob(repo, blob);
     return blob;
   }
 
   async getUpload(repo: string, id: string): Promise<UploadRecord> {
     assertRepositoryName(repo);
-    const upload = isUploadId(id) ? await this.metadata.getUpload(id) : null;
+    const upload = isUploadId(id) ? await this.metadata.uploads.get(id) : null;
     if (!upload || upload.repository !== repo) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id.slice(0, 64) } });
     return upload;
   }
@@ -174,7 +174,7 @@ export class Registry implements RegistryService {
   private async withUpload<T>(id: string, fn: () => Promise<T>): Promise<T> {
     return this.uploadLocks.run(id, async () => {
       const name = `upload/${id}`;
-      const take = () => this.metadata.acquireLease(name, this.instanceId, Date.now() + UPLOAD_LEASE_MS, Date.now());
+      const take = () => this.metadata.leases.acquire(name, this.instanceId, Date.now() + UPLOAD_LEASE_MS, Date.now());
       if (!(await take())) {
         throw new RegistryError('BLOB_UPLOAD_INVALID', 'the upload session is being written by another request; retry later', { status: 409, detail: { uuid: id } });
       }
@@ -184,7 +184,7 @@ export class Registry implements RegistryService {
         return await fn();
       } finally {
         clearInterval(renew);
-        await this.metadata.releaseLease(name, this.instanceId).catch(() => undefined);
+        await this.metadata.leases.release(name, this.instanceId).catch(() => undefined);
       }
     });
   }
@@ -223,7 +223,7 @@ export class Registry implements RegistryService {
       });
     }
     const now = Date.now();
-    if (!(await this.metadata.advanceUpload(upload.id, upload.size, newSize, now))) {
+    if (!(await this.metadata.uploads.advance(upload.id, upload.size, newSize, now))) {
       throw new RegistryError('BLOB_UPLOAD_INVALID', 'the upload session was changed concurrently', { status: 409 });
     }
     if (hash) this.hashes.put(upload.id, hash, newSize);
@@ -294,11 +294,11 @@ export class Registry implements RegistryService {
     const link = uploadId ? { uploadId } : {};
     if (!this.storage.copiesOnMove) {
       await this.storage.move(from, blobPath(d));
-      return this.metadata.linkBlob(repo, { digest: d.digest, size }, link);
+      return this.metadata.content.linkBlob(repo, { digest: d.digest, size }, link);
     }
     const stored = finished ? size : await this.storage.finish(from);
     if (stored !== size) throw new Error(`upload at ${from}: storage holds ${stored} bytes, expected ${size}`);
-    const blob = await this.metadata.linkBlob(repo, { digest: d.digest, size, location: from }, link);
+    const blob = await this.metadata.content.linkBlob(repo, { digest: d.digest, size, location: from }, link);
     if (blob.location !== from) await this.storage.delete(from).catch(() => undefined); // a duplicate: purgeUploads retries
     return blob;
   }
@@ -328,7 +328,7 @@ export class Registry implements RegistryService {
 
   private async discardUpload(id: string): Promise<void> {
     this.hashes.drop(id);
-    await this.metadata.deleteUpload(id);
+    await this.metadata.uploads.delete(id);
     await this.storage.delete(this.storage.copiesOnMove ? storedDataPath(id) : uploadDir(id));
   }
 
@@ -339,7 +339,7 @@ export class Registry implements RegistryService {
   async purgeUploads(maxAgeMs: number, options: { dryRun?: boolean; now?: number } = {}): Promise<string[]> {
     const before = (options.now ?? Date.now()) - maxAgeMs;
     const purged: string[] = [];
-    for (const u of await this.metadata.listStaleUploads(before, 10_000)) {
+    for (const u of await this.metadata.uploads.listStale(before, 10_000)) {
       purged.push(u.id);
       if (options.dryRun) continue;
       try {
@@ -353,7 +353,7 @@ export class Registry implements RegistryService {
       if (!isUploadId(id) || purged.includes(id)) continue;
       const info = await this.storage.stat(uploadDataPath(id));
       if (info && info.modifiedAt.getTime() >= before) continue;
-      if (await this.metadata.getUpload(id)) continue;
+      if (await this.metadata.uploads.get(id)) continue;
       purged.push(id);
       if (!options.dryRun) await this.storage.delete(uploadDir(id));
     }
@@ -370,15 +370,15 @@ export class Registry implements RegistryService {
     const ids = (await this.storage.list(STORED_ROOT)).filter((id) => isUploadId(id) && !purged.includes(id));
     for (let i = 0; i < ids.length; i += 500) {
       const batch = ids.slice(i, i + 500);
-      const inUse = new Set(await this.metadata.blobLocationsInUse(batch.map(storedDataPath)));
+      const inUse = new Set(await this.metadata.content.blobLocationsInUse(batch.map(storedDataPath)));
       for (const id of batch) {
         const path = storedDataPath(id);
         if (inUse.has(path)) continue;
         const info = await this.storage.stat(path);
         if (info && info.modifiedAt.getTime() >= before) continue;
-        if (await this.metadata.getUpload(id)) continue;
+        if (await this.metadata.uploads.get(id)) continue;
         // Recorded meanwhile (an upload finishing right now)? Then it is a blob.
-        if ((await this.metadata.blobLocationsInUse([path])).length > 0) continue;
+        if ((await this.metadata.content.blobLocationsInUse([path])).length > 0) continue;
         purged.push(id);
         if (!dryRun) await this.storage.delete(path);
       }
@@ -392,8 +392,8 @@ export class Registry implements RegistryService {
     assertRepositoryName(repo);
     const ref = parseReference(reference, 'lookup');
     const manifest = ref.kind === 'tag'
-      ? await this.metadata.resolveTag(repo, ref.tag)
-      : await this.metadata.getManifest(repo, ref.digest.digest);
+      ? await this.metadata.content.resolveTag(repo, ref.tag)
+      : await this.metadata.content.getManifest(repo, ref.digest.digest);
     if (!manifest) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repo, reference } });
     if (!acceptsMediaType(accept, manifest.mediaType)) {
       throw new RegistryError('MANIFEST_UNKNOWN', `the manifest is a ${manifest.mediaType}, which the Accept header does not include`, {
@@ -419,11 +419,11 @@ export class Registry implements RegistryService {
     const parsed = parseManifest(body, contentType);
     const blobs = parsed.references.filter((r) => r.kind === 'blob').map((r) => r.digest);
     const children = parsed.references.filter((r) => r.kind === 'manifest').map((r) => r.digest);
-    const missingBlobs = await this.metadata.missingBlobs(repo, blobs);
+    const missingBlobs = await this.metadata.content.missingBlobs(repo, blobs);
     if (missingBlobs.length > 0) {
       throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the manifest references blobs that are not in the repository', { detail: { digests: missingBlobs.slice(0, 20) } });
     }
-    const missingChildren = await this.metadata.missingManifests(repo, children);
+    const missingChildren = await this.metadata.content.missingManifests(repo, children);
     if (missingChildren.length > 0) {
       throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the index references manifests that are not in the repository', { detail: { digests: missingChildren.slice(0, 20) } });
     }
@@ -432,7 +432,7 @@ export class Registry implements RegistryService {
       type: 'manifest.push', repository: repo, digest, mediaType: parsed.mediaType, size: body.length, tag,
       subject: parsed.subject, artifactType: parsed.artifactType, references: parsed.references,
     });
-    const outcome = await this.metadata.putManifest({
+    const outcome = await this.metadata.content.putManifest({
       manifest: {
         repository: repo,
         digest,
@@ -459,17 +459,17 @@ export class Registry implements RegistryService {
     this.assertDeletable();
     const unknown = () => new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repo, reference } });
     if (ref.kind === 'tag') {
-      const current = await this.metadata.resolveTag(repo, ref.tag);
+      const current = await this.metadata.content.resolveTag(repo, ref.tag);
       if (!current) throw unknown();
       await options.guard?.({ type: 'tag.delete', repository: repo, tag: ref.tag, digest: current.digest });
-      const digest = await this.metadata.deleteTag(repo, ref.tag);
+      const digest = await this.metadata.content.deleteTag(repo, ref.tag);
       if (digest === null) throw unknown();
       return { kind: 'tag', repository: repo, tag: ref.tag, digest };
     }
     const digest = ref.digest.digest;
-    if (!(await this.metadata.getManifest(repo, digest))) throw unknown();
+    if (!(await this.metadata.content.getManifest(repo, digest))) throw unknown();
     await options.guard?.({ type: 'manifest.delete', repository: repo, digest });
-    const deleted = await this.metadata.deleteManifest(repo, digest);
+    const deleted = await this.metadata.content.deleteManifest(repo, digest);
     if (!deleted) throw unknown();
     return { kind: 'manifest', repository: repo, digest, tags: deleted.tags, repositoryEmptied: deleted.repositoryEmptied };
   }
@@ -484,12 +484,12 @@ export class Registry implements RegistryService {
   async listTags(repo: string, page: PageOptions): Promise<{ tags: string[]; more: boolean }> {
     assertRepositoryName(repo);
     // The version is read before the tags (see TagListCache).
-    const version = await this.metadata.tagListVersion(repo);
+    const version = await this.metadata.content.tagListVersion(repo);
     if (version === null) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: repo } });
     if (page.limit === 0) return { tags: [], more: false };
     let all = this.tagLists.get(repo, version);
     if (!all) {
-      all = await this.metadata.listTags(repo, {});
+      all = await this.metadata.content.listTags(repo, {});
       this.tagLists.set(repo, version, all);
     }
     const { items, more } = pageOf(all, page.last, page.limit);
@@ -498,7 +498,7 @@ export class Registry implements RegistryService {
 
   async listRepositories(page: PageOptions & { limit: number }): Promise<{ repositories: string[]; more: boolean }> {
     if (page.limit === 0) return { repositories: [], more: false };
-    const names = await this.metadata.listRepositories({ last: page.last, limit: page.limit + 1 });
+    const names = await this.metadata.content.listRepositories({ last: page.last, limit: page.limit + 1 });
     const more = names.length > page.limit;
     return { repositories: more ? names.slice(0, page.limit) : names, more };
   }
@@ -507,7 +507,7 @@ export class Registry implements RegistryService {
   async referrers(repo: string, digest: string, artifactType?: string): Promise<Record<string, unknown>> {
     assertRepositoryName(repo);
     const d = parseDigest(digest);
-    const rows = await this.metadata.listReferrers(repo, d.digest, artifactType);
+    const rows = await this.metadata.content.listReferrers(repo, d.digest, artifactType);
     return {
       schemaVersion: 2,
       mediaType: MediaType.OciIndex,

@@ -4,8 +4,13 @@ import net from 'node:net';
 import pg from 'pg';
 import { redactUrl } from '../../config/index.js';
 import { RegistryError } from '../../errors/index.js';
+import type { MetadataStore } from '../store.js';
 import { runMetadataSuite } from '../store-suite.js';
+import { runContentSuite } from '../content-suite.js';
+import { runUploadSuite } from '../upload-suite.js';
+import { runLeaseSuite } from '../lease-suite.js';
 import { runIdentitySuite } from '../identity-suite.js';
+import { runAuditSuite } from '../audit-suite.js';
 import { PostgresStore } from './postgres-store.js';
 import { migrationProvider } from '../migrations.js';
 import {
@@ -14,33 +19,25 @@ import {
 
 const skipReason = postgresSkipReason();
 
-let scratch: ScratchDatabase | undefined;
-runMetadataSuite({
-  name: 'postgres',
-  skipReason,
-  async create() {
-    scratch = await createScratchDatabase();
-    return new PostgresStore({ url: scratch.url });
-  },
-  async teardown(store) {
-    await store.close();
-    await scratch?.drop();
-  },
-});
-
-let identityScratch: ScratchDatabase | undefined;
-runIdentitySuite({
-  name: 'postgres',
-  skipReason,
-  async create() {
-    identityScratch = await createScratchDatabase();
-    return new PostgresStore({ url: identityScratch.url });
-  },
-  async teardown(store) {
-    await store.close();
-    await identityScratch?.drop();
-  },
-});
+// Every suite opens a scratch database of its own.
+const scratches = new Map<MetadataStore, ScratchDatabase>();
+for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite]) {
+  run({
+    name: 'postgres',
+    skipReason,
+    async create() {
+      const scratch = await createScratchDatabase();
+      const store = new PostgresStore({ url: scratch.url });
+      scratches.set(store, scratch);
+      return store;
+    },
+    async teardown(store) {
+      await store.close();
+      await scratches.get(store)?.drop();
+      scratches.delete(store);
+    },
+  });
+}
 
 const d = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 const manifest = (repository: string, digest: string) => ({
@@ -130,8 +127,8 @@ describe('postgres store: against a server', { skip: skipReason }, () => {
       assert.ok(collations.length >= 6);
       for (const c of collations) assert.equal(c.collation_name, 'C', `${c.table_name}.${c.column_name}`);
       // All instances see one schema and one set of rows.
-      await stores[0]?.putManifest({ manifest: manifest('mig/a', d(1)), references: [], tag: 'v1' });
-      assert.equal((await stores[5]?.resolveTag('mig/a', 'v1'))?.digest, d(1));
+      await stores[0]?.content.putManifest({ manifest: manifest('mig/a', d(1)), references: [], tag: 'v1' });
+      assert.equal((await stores[5]?.content.resolveTag('mig/a', 'v1'))?.digest, d(1));
     } finally {
       await Promise.all(stores.map((s) => s.close()));
       await db.drop();
@@ -161,20 +158,20 @@ describe('postgres store: against a server', { skip: skipReason }, () => {
     const store = new PostgresStore({ url: proxy.url, poolSize: 3 });
     try {
       await store.init();
-      await store.putManifest({ manifest: manifest('lost/a', d(2)), references: [], tag: 'v1' });
+      await store.content.putManifest({ manifest: manifest('lost/a', d(2)), references: [], tag: 'v1' });
       proxy.cut();
       const calls: [string, () => Promise<unknown>][] = [
-        ['getManifest', () => store.getManifest('lost/a', d(2))],
-        ['resolveTag', () => store.resolveTag('lost/a', 'v1')],
-        ['putManifest (a transaction)', () => store.putManifest({ manifest: manifest('lost/a', d(3)), references: [], tag: 'v2' })],
-        ['listTags', () => store.listTags('lost/a', {})],
+        ['getManifest', () => store.content.getManifest('lost/a', d(2))],
+        ['resolveTag', () => store.content.resolveTag('lost/a', 'v1')],
+        ['putManifest (a transaction)', () => store.content.putManifest({ manifest: manifest('lost/a', d(3)), references: [], tag: 'v2' })],
+        ['listTags', () => store.content.listTags('lost/a', {})],
         ['ping', () => store.ping()],
       ];
       for (const [name, call] of calls) await assert.rejects(call(), isUnavailable, name);
       proxy.restore();
-      assert.equal((await eventually(() => store.resolveTag('lost/a', 'v1')))?.digest, d(2));
-      await store.putManifest({ manifest: manifest('lost/a', d(3)), references: [], tag: 'v2' });
-      assert.deepEqual(await store.listTags('lost/a', {}), ['v1', 'v2']);
+      assert.equal((await eventually(() => store.content.resolveTag('lost/a', 'v1')))?.digest, d(2));
+      await store.content.putManifest({ manifest: manifest('lost/a', d(3)), references: [], tag: 'v2' });
+      assert.deepEqual(await store.content.listTags('lost/a', {}), ['v1', 'v2']);
     } finally {
       await store.close();
       await proxy.close();
@@ -187,12 +184,12 @@ describe('postgres store: against a server', { skip: skipReason }, () => {
     const store = new PostgresStore({ url: db.url, poolSize: 4 });
     try {
       await store.init();
-      await store.putManifest({ manifest: manifest('term/a', d(4)), references: [], tag: 'v1' });
+      await store.content.putManifest({ manifest: manifest('term/a', d(4)), references: [], tag: 'v1' });
       // Fill the pool with idle connections, then have the server kill them all.
-      await Promise.all(Array.from({ length: 8 }, () => store.resolveTag('term/a', 'v1')));
+      await Promise.all(Array.from({ length: 8 }, () => store.content.resolveTag('term/a', 'v1')));
       const killed = await onPostgresServer(async (c) => (await c.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [db.name])).rowCount);
       assert.ok((killed ?? 0) >= 1);
-      for (let i = 0; i < 8; i++) assert.equal((await eventually(() => store.resolveTag('term/a', 'v1')))?.digest, d(4));
+      for (let i = 0; i < 8; i++) assert.equal((await eventually(() => store.content.resolveTag('term/a', 'v1')))?.digest, d(4));
       await store.ping();
     } finally {
       await store.close();

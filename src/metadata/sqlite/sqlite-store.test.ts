@@ -1,30 +1,30 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { MetadataStore } from '../store.js';
 import { runMetadataSuite } from '../store-suite.js';
+import { runContentSuite } from '../content-suite.js';
+import { runUploadSuite } from '../upload-suite.js';
+import { runLeaseSuite } from '../lease-suite.js';
 import { runIdentitySuite } from '../identity-suite.js';
+import { runAuditSuite } from '../audit-suite.js';
 import { SqliteStore } from './sqlite-store.js';
 
-let dir = '';
-runMetadataSuite({
-  name: 'sqlite (file, WAL)',
-  async create() {
-    dir = await mkdtemp(path.join(tmpdir(), 'berth-sqlite-'));
-    return new SqliteStore({ path: path.join(dir, 'berth.db') });
-  },
-  async teardown() {
-    await rm(dir, { recursive: true, force: true });
-  },
-});
-
-let identityDir = '';
-runIdentitySuite({
-  name: 'sqlite (file, WAL)',
-  async create() {
-    identityDir = await mkdtemp(path.join(tmpdir(), 'berth-sqlite-id-'));
-    return new SqliteStore({ path: path.join(identityDir, 'berth.db') });
-  },
-  async teardown() {
-    await rm(identityDir, { recursive: true, force: true });
-  },
-});
+// Every suite opens a database file of its own.
+const dirs = new Map<MetadataStore, string>();
+for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite]) {
+  run({
+    name: 'sqlite (file, WAL)',
+    async create() {
+      const dir = await mkdtemp(path.join(tmpdir(), 'berth-sqlite-'));
+      const store = new SqliteStore({ path: path.join(dir, 'berth.db') });
+      dirs.set(store, dir);
+      return store;
+    },
+    async teardown(store) {
+      await store.close();
+      await rm(dirs.get(store) ?? '', { recursive: true, force: true });
+      dirs.delete(store);
+    },
+  });
+}

@@ -1,0 +1,202 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
+import type {
+  BlobRecord, ContentStore, ManifestDeletion, ManifestPutOutcome, ManifestRecord, PutManifestInput, ReferrerRecord,
+} from './content-store.js';
+
+/** Rows per multi-row INSERT or IN list, well under both dialects' parameter limits. */
+const BATCH = 200;
+
+type ManifestRow = Database['manifests'];
+
+async function bumpTagListVersion(trx: Kysely<Database>, repository: string): Promise<void> {
+  await trx.updateTable('repositories').set((eb) => ({ tags_version: eb('tags_version', '+', 1) })).where('name', '=', repository).execute();
+}
+
+function toManifest(row: ManifestRow): ManifestRecord {
+  return {
+    repository: row.repository,
+    digest: row.digest,
+    mediaType: row.media_type,
+    size: Number(row.size),
+    content: Buffer.isBuffer(row.content) ? row.content : Buffer.from(row.content as Uint8Array),
+    artifactType: row.artifact_type,
+    subject: row.subject,
+    annotations: row.annotations,
+    createdAt: Number(row.created_at),
+  };
+}
+
+function toBlob(row: { digest: string; size: number; location: string | null }): BlobRecord {
+  return row.location === null ? { digest: row.digest, size: Number(row.size) } : { digest: row.digest, size: Number(row.size), location: row.location };
+}
+
+/**
+ * The content store on the metadata store's Kysely connection; the same
+ * statements for SQLite and PostgreSQL. Exposed as `MetadataStore.content`.
+ */
+export class KyselyContentStore implements ContentStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async listRepositories({ last, limit }: { last?: string | undefined; limit: number }): Promise<string[]> {
+    let q = this.db.selectFrom('repositories as r').select('r.name')
+      .where((eb) => eb.exists(eb.selectFrom('manifests as m').select('m.digest').whereRef('m.repository', '=', 'r.name')));
+    if (last !== undefined) q = q.where('r.name', '>', last);
+    const rows = await q.orderBy('r.name').limit(limit).execute();
+    return rows.map((r) => r.name);
+  }
+
+  async getBlob(digest: string): Promise<BlobRecord | null> {
+    const row = await this.db.selectFrom('blobs').select(['digest', 'size', 'location']).where('digest', '=', digest).executeTakeFirst();
+    return row ? toBlob(row) : null;
+  }
+
+  async getLinkedBlob(repository: string, digest: string): Promise<BlobRecord | null> {
+    const row = await this.db.selectFrom('repository_blobs as rb')
+      .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+      .select(['b.digest', 'b.size', 'b.location'])
+      .where('rb.repository', '=', repository).where('rb.digest', '=', digest)
+      .executeTakeFirst();
+    return row ? toBlob(row) : null;
+  }
+
+  async linkBlob(repository: string, blob: BlobRecord, options: { uploadId?: string } = {}): Promise<BlobRecord> {
+    const now = Date.now();
+    return this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('repositories').values({ name: repository, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
+      await trx.insertInto('blobs').values({ digest: blob.digest, size: blob.size, created_at: now, location: blob.location ?? null }).onConflict((oc) => oc.doNothing()).execute();
+      await trx.insertInto('repository_blobs').values({ repository, digest: blob.digest, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
+      if (options.uploadId !== undefined) await trx.deleteFrom('uploads').where('id', '=', options.uploadId).execute();
+      const stored = await trx.selectFrom('blobs').select(['digest', 'size', 'location']).where('digest', '=', blob.digest).executeTakeFirstOrThrow();
+      return toBlob(stored);
+    });
+  }
+
+  async blobLocationsInUse(locations: string[]): Promise<string[]> {
+    const wanted = [...new Set(locations)];
+    const found: string[] = [];
+    for (let i = 0; i < wanted.length; i += BATCH) {
+      const rows = await this.db.selectFrom('blobs').select('location').where('location', 'in', wanted.slice(i, i + BATCH)).execute();
+      for (const r of rows) if (r.location !== null) found.push(r.location);
+    }
+    return found;
+  }
+
+  async unlinkBlob(repository: string, digest: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('repository_blobs').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async missingBlobs(repository: string, digests: string[]): Promise<string[]> {
+    return this.missing('repository_blobs', repository, digests);
+  }
+
+  async missingManifests(repository: string, digests: string[]): Promise<string[]> {
+    return this.missing('manifests', repository, digests);
+  }
+
+  private async missing(table: 'repository_blobs' | 'manifests', repository: string, digests: string[]): Promise<string[]> {
+    const wanted = [...new Set(digests)];
+    const found = new Set<string>();
+    for (let i = 0; i < wanted.length; i += BATCH) {
+      const rows = await this.db.selectFrom(table).select('digest')
+        .where('repository', '=', repository).where('digest', 'in', wanted.slice(i, i + BATCH)).execute();
+      for (const r of rows) found.add(r.digest);
+    }
+    return wanted.filter((d) => !found.has(d));
+  }
+
+  async getManifest(repository: string, digest: string): Promise<ManifestRecord | null> {
+    const row = await this.db.selectFrom('manifests').selectAll().where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
+    return row ? toManifest(row) : null;
+  }
+
+  async resolveTag(repository: string, tag: string): Promise<ManifestRecord | null> {
+    const row = await this.db.selectFrom('tags as t')
+      .innerJoin('manifests as m', (j) => j.onRef('m.repository', '=', 't.repository').onRef('m.digest', '=', 't.digest'))
+      .selectAll('m')
+      .where('t.repository', '=', repository).where('t.name', '=', tag)
+      .executeTakeFirst();
+    return row ? toManifest(row) : null;
+  }
+
+  async putManifest({ manifest, references, tag }: PutManifestInput): Promise<ManifestPutOutcome> {
+    const now = manifest.createdAt ?? Date.now();
+    const repository = manifest.repository;
+    return this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('repositories').values({ name: repository, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
+      const hadManifests = await trx.selectFrom('manifests').select('digest').where('repository', '=', repository).limit(1).executeTakeFirst();
+      const inserted = await trx.insertInto('manifests').values({
+        repository,
+        digest: manifest.digest,
+        media_type: manifest.mediaType,
+        size: manifest.size,
+        content: manifest.content,
+        artifact_type: manifest.artifactType,
+        subject: manifest.subject,
+        annotations: manifest.annotations,
+        created_at: now,
+      }).onConflict((oc) => oc.columns(['repository', 'digest']).doNothing()).executeTakeFirst();
+      const rows = [...new Map(references.map((r) => [r.digest, r])).values()]
+        .map((r) => ({ repository, manifest_digest: manifest.digest, child_digest: r.digest, kind: r.kind }));
+      for (let i = 0; i < rows.length; i += BATCH) {
+        await trx.insertInto('manifest_references').values(rows.slice(i, i + BATCH)).onConflict((oc) => oc.doNothing()).execute();
+      }
+      let previousTagDigest: string | null = null;
+      if (tag !== undefined) {
+        const previous = await trx.selectFrom('tags').select('digest').where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
+        previousTagDigest = previous?.digest ?? null;
+        await trx.insertInto('tags').values({ repository, name: tag, digest: manifest.digest, updated_at: now })
+          .onConflict((oc) => oc.columns(['repository', 'name']).doUpdateSet({ digest: manifest.digest, updated_at: now }))
+          .execute();
+        await bumpTagListVersion(trx, repository);
+      }
+      return { created: Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0, repositoryCreated: !hadManifests, previousTagDigest };
+    });
+  }
+
+  async deleteManifest(repository: string, digest: string): Promise<ManifestDeletion | null> {
+    return this.db.transaction().execute(async (trx) => {
+      // Explicit deletes rather than relying on ON DELETE CASCADE alone, so the
+      // behaviour does not depend on a connection setting.
+      const untagged = await trx.deleteFrom('tags').where('repository', '=', repository).where('digest', '=', digest).returning('name').execute();
+      if (untagged.length > 0) await bumpTagListVersion(trx, repository);
+      await trx.deleteFrom('manifest_references').where('repository', '=', repository).where('manifest_digest', '=', digest).execute();
+      const r = await trx.deleteFrom('manifests').where('repository', '=', repository).where('digest', '=', digest).executeTakeFirst();
+      if (Number(r.numDeletedRows) === 0) return null;
+      const left = await trx.selectFrom('manifests').select('digest').where('repository', '=', repository).limit(1).executeTakeFirst();
+      return { tags: untagged.map((t) => t.name).sort(), repositoryEmptied: !left };
+    });
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<string | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const r = await trx.deleteFrom('tags').where('repository', '=', repository).where('name', '=', tag).returning('digest').executeTakeFirst();
+      if (r) await bumpTagListVersion(trx, repository);
+      return r?.digest ?? null;
+    });
+  }
+
+  async tagListVersion(repository: string): Promise<number | null> {
+    const row = await this.db.selectFrom('repositories').select('tags_version').where('name', '=', repository).executeTakeFirst();
+    return row ? Number(row.tags_version) : null;
+  }
+
+  async listTags(repository: string, { last, limit }: { last?: string | undefined; limit?: number | undefined }): Promise<string[]> {
+    let q = this.db.selectFrom('tags').select('name').where('repository', '=', repository);
+    if (last !== undefined) q = q.where('name', '>', last);
+    q = q.orderBy('name');
+    if (limit !== undefined) q = q.limit(limit);
+    const rows = await q.execute();
+    return rows.map((r) => r.name);
+  }
+
+  async listReferrers(repository: string, subject: string, artifactType?: string): Promise<ReferrerRecord[]> {
+    let q = this.db.selectFrom('manifests')
+      .select(['digest', 'media_type', 'size', 'artifact_type', 'annotations'])
+      .where('repository', '=', repository).where('subject', '=', subject);
+    if (artifactType !== undefined) q = q.where('artifact_type', '=', artifactType);
+    const rows = await q.orderBy('digest').execute();
+    return rows.map((r) => ({ digest: r.digest, mediaType: r.media_type, size: Number(r.size), artifactType: r.artifact_type, annotations: r.annotations }));
+  }
+}
