@@ -23,6 +23,7 @@
  *   decoder makes of it.
  */
 
+/** A value that has no canonical JSON form; `message` follows Go's (`json: unsupported value: 1.5`). */
 export class CanonicalJsonError extends Error {
   constructor(message: string) {
     super(message);

@@ -13,6 +13,7 @@ export interface Tlv {
   end: number;
 }
 
+/** DER input this reader cannot read. */
 export class DerError extends Error {
   constructor(message: string) {
     super(message);
@@ -72,6 +73,7 @@ export function readChildren(tlv: Tlv): Tlv[] {
   return out;
 }
 
+/** `tlv` if it has `tag`; otherwise throws {@link DerError} naming `what`. */
 export function expectTag(tlv: Tlv | undefined, tag: number, what: string): Tlv {
   if (!tlv || tlv.tag !== tag) throw new DerError(`expected ${what}`);
   return tlv;

@@ -22,14 +22,17 @@ export function encodeBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
+/** SHA-256 digest of `bytes`. */
 export function sha256(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes).digest();
 }
 
+/** SHA-512 digest of `bytes`. */
 export function sha512(bytes: Uint8Array): Buffer {
   return createHash('sha512').update(bytes).digest();
 }
 
+/** Lower-case hex SHA-256 of `bytes`. */
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }

@@ -1,7 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CanonicalJsonError, canonicalJson } from './canonical-json.js';
-import { SNAPSHOT_EXPIRY_MS, TIMESTAMP_EXPIRY_MS, buildSnapshot, buildTimestamp, serializeSigned, snapshotExpiry, timestampExpiry } from './generate.js';
+import {
+  SNAPSHOT_EXPIRY_MS,
+  TIMESTAMP_EXPIRY_MS,
+  buildSnapshot,
+  buildTimestamp,
+  isExpired,
+  serializeSigned,
+  snapshotExpiry,
+  timestampExpiry,
+  timestampIsStale,
+} from './generate.js';
 import { generateEcdsaKey } from './keys.js';
 import { fileMeta, parseMetadata } from './metadata.js';
 import { signingRole, verifySignatures } from './verify.js';
@@ -98,4 +108,15 @@ test('HTML characters are escaped in the envelope as Go embeds raw JSON; signatu
   assert.deepEqual(serializeSigned(parsed.signed, parsed.signatures), bytes);
   // A control character has a canonical form (raw) but Go cannot embed it: refused the same way.
   assert.throws(() => serializeSigned({ t: 'a\nb' }, []), CanonicalJsonError);
+});
+
+test('a stored timestamp is stale once expired or once the current snapshot is another file', () => {
+  const key = generateEcdsaKey();
+  const snapshotBytes = Buffer.from('{"signed":{"_type":"Snapshot","version":1},"signatures":[]}');
+  const now = new Date();
+  const ts = parseMetadata(buildTimestamp({ version: 1, expires: timestampExpiry(now), snapshotBytes, key }).bytes, 'timestamp');
+  assert.equal(timestampIsStale(ts, snapshotBytes, now), false);
+  assert.equal(timestampIsStale(ts, Buffer.from('{"signed":{"_type":"Snapshot","version":2},"signatures":[]}'), now), true);
+  assert.equal(timestampIsStale(ts, snapshotBytes, new Date(now.getTime() + TIMESTAMP_EXPIRY_MS + 1)), true);
+  assert.equal(isExpired(ts, new Date(now.getTime() + TIMESTAMP_EXPIRY_MS)), false, 'expiring exactly now is not yet expired');
 });

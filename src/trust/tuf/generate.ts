@@ -2,7 +2,7 @@ import { CanonicalJsonError, canonicalJson } from './canonical-json.js';
 import { sha256Hex } from './encoding.js';
 import { goTime } from './go-time.js';
 import { sign, type TufSignature } from './keys.js';
-import { fileMeta, parseMetadata, type FileMeta, type SnapshotMetadata } from './metadata.js';
+import { checkHashes, fileMeta, parseMetadata, type FileMeta, type SnapshotMetadata, type TimestampMetadata } from './metadata.js';
 import { SNAPSHOT_ROLE } from './roles.js';
 
 /**
@@ -156,4 +156,20 @@ export function buildTimestamp(options: { version: number; expires: Date; snapsh
   checkVersion(options.version);
   const signed = { _type: 'Timestamp', expires: goTime(options.expires), meta: { snapshot: fileMeta(options.snapshotBytes) }, version: options.version };
   return finish(signMetadata(signed, [options.key]), options.version);
+}
+
+/** Whether metadata expiring at `md.expires` has expired at `now` (Go's `expires.Before(now)`). */
+export function isExpired(md: { expires: Date }, now: Date): boolean {
+  return md.expires.getTime() < now.getTime();
+}
+
+/**
+ * notary's rule for serving `timestamp.json` (`GetOrCreateTimestamp`): the
+ * stored timestamp must be re-signed (version + 1, with {@link buildTimestamp})
+ * when it has expired or no longer matches the hashes of `snapshotBytes`, the
+ * current snapshot. (An expired snapshot is re-signed first, when the server
+ * holds its key: `buildSnapshot` with the stored one as `previous`.)
+ */
+export function timestampIsStale(timestamp: TimestampMetadata, snapshotBytes: Uint8Array, now: Date): boolean {
+  return isExpired(timestamp, now) || checkHashes(snapshotBytes, SNAPSHOT_ROLE, timestamp.meta.get(SNAPSHOT_ROLE)?.hashes) !== undefined;
 }

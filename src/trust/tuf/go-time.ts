@@ -10,6 +10,7 @@
  * - Expiry errors print `Format("Mon Jan 2 15:04:05 MST 2006")`.
  */
 
+/** An RFC 3339 time as Go parsed it. */
 export interface GoTime {
   /** The instant, to the millisecond (JavaScript's precision). */
   date: Date;

@@ -76,10 +76,12 @@ export {
   TIMESTAMP_EXPIRY_MS,
   buildSnapshot,
   buildTimestamp,
+  isExpired,
   serializeSigned,
   signMetadata,
   snapshotExpiry,
   timestampExpiry,
+  timestampIsStale,
   type GeneratedFile,
   type SigningKey,
 } from './generate.js';

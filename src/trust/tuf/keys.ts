@@ -53,6 +53,7 @@ export interface GeneratedKey {
   keyId: string;
 }
 
+/** Key material that cannot be decoded or used for its keytype. */
 export class TufKeyError extends Error {
   constructor(message: string) {
     super(message);

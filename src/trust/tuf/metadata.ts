@@ -18,8 +18,9 @@ import { BASE_ROLES, ROOT_ROLE, SNAPSHOT_ROLE, TARGETS_ROLE, TIMESTAMP_ROLE, isD
  *
  * Deliberate strictness beyond Go: the bytes must be valid UTF-8 (Go would
  * substitute U+FFFD byte by byte, which JavaScript's decoder does not
- * reproduce, so the canonical form could not match), and the top level, the
- * `signed` value and each signature must be JSON objects.
+ * reproduce, so the canonical form could not match), the top level, the
+ * `signed` value and each signature must be JSON objects, and integers must
+ * be exact in a double (|n| < 2^53; Go would take any int64).
  */
 
 export type MetadataType = 'Root' | 'Targets' | 'Snapshot' | 'Timestamp';
@@ -87,6 +88,7 @@ export interface TimestampMetadata extends MetadataCommon {
 
 export type Metadata = RootMetadata | TargetsMetadata | SnapshotMetadata | TimestampMetadata;
 
+/** A metadata file that is not JSON of the expected shape (`malformed`) or not a valid file of its role (`invalid`). */
 export class MetadataError extends Error {
   /** `malformed`: not the JSON shape of a metadata file (MALFORMED_JSON); `invalid`: wrong structure for its role. */
   readonly kind: 'malformed' | 'invalid';

@@ -12,6 +12,7 @@ export interface SigningRole {
   threshold: number;
 }
 
+/** A file whose signatures do not satisfy its role; `message` is notary's. */
 export class SignatureError extends Error {
   constructor(message: string) {
     super(message);
