@@ -16,7 +16,7 @@ export interface Authenticator {
 }
 
 export class HtpasswdAuthenticator implements Authenticator {
-  constructor(private readonly file: HtpasswdFile, private readonly limiter: LoginLimiter) {}
+  constructor(private readonly file: HtpasswdFile, private readonly limiter: LoginLimiter, private readonly log?: { warn(obj: object, msg: string): void }) {}
 
   async login(username: string, password: string, remoteAddress: string): Promise<Principal | null> {
     const wait = this.limiter.retryAfter(username, remoteAddress);
@@ -28,6 +28,8 @@ export class HtpasswdAuthenticator implements Authenticator {
       return { kind: 'user', name: username };
     }
     this.limiter.fail(username, remoteAddress);
+    const reason = await this.file.unusableReason(username);
+    if (reason) this.log?.warn({ user: username, 'client.address': remoteAddress }, `login refused: ${reason}`);
     return null;
   }
 

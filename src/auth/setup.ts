@@ -2,7 +2,7 @@ import type { AuthConfig } from '../config/index.js';
 import { openAccess, type AccessController } from './access.js';
 import { HtpasswdAuthenticator } from './authenticator.js';
 import { BasicAccessController, BearerAccessController } from './controllers.js';
-import { HtpasswdFile } from './htpasswd.js';
+import { HtpasswdFile, type HtpasswdProblem } from './htpasswd.js';
 import { loadCertBundle, loadOrCreateSigningKey } from './keys.js';
 import { LoginLimiter } from './login-limiter.js';
 import { authenticatedFullAccess, type AccessPolicy } from './policy.js';
@@ -34,6 +34,13 @@ export interface AuthOptions {
   log?: { warn(obj: object, msg: string): void };
 }
 
+/** Each unusable htpasswd line, named with its user, at warn level (at start and at every reload). */
+function htpasswdWarnings(path: string, log: AuthOptions['log']) {
+  return (problems: readonly HtpasswdProblem[]) => {
+    for (const p of problems) log?.warn({ 'auth.htpasswd.path': path, line: p.line, user: p.user ?? undefined }, `htpasswd line not usable: ${p.message}`);
+  };
+}
+
 /** Builds access control from the resolved config; reads files, so it is async and may throw. */
 export async function createAuth(config: AuthConfig, options: AuthOptions = {}): Promise<AuthSetup> {
   if (config.kind === 'none') return { access: openAccess, limiter: null, authenticator: null, tokens: null, summary: { 'auth.kind': 'none' } };
@@ -44,9 +51,9 @@ export async function createAuth(config: AuthConfig, options: AuthOptions = {}):
   let policy: AccessPolicy = authenticatedFullAccess;
 
   if (config.kind === 'htpasswd') {
-    const file = new HtpasswdFile(config.path);
+    const file = new HtpasswdFile(config.path, { onProblems: htpasswdWarnings(config.path, options.log) });
     await file.load();
-    const authenticator = new HtpasswdAuthenticator(file, limiter);
+    const authenticator = new HtpasswdAuthenticator(file, limiter, options.log);
     return {
       access: new BasicAccessController({ realm: config.realm, authenticator, policy }),
       limiter,
@@ -61,9 +68,9 @@ export async function createAuth(config: AuthConfig, options: AuthOptions = {}):
   let own;
   let users: Authenticator | undefined;
   if (config.htpasswd) {
-    const file = new HtpasswdFile(config.htpasswd.path);
+    const file = new HtpasswdFile(config.htpasswd.path, { onProblems: htpasswdWarnings(config.htpasswd.path, options.log) });
     await file.load();
-    users = new HtpasswdAuthenticator(file, limiter);
+    users = new HtpasswdAuthenticator(file, limiter, options.log);
   } else if (config.database) {
     if (!options.database) throw new Error('auth: users from the database need the identity services');
     const db = options.database(limiter);
