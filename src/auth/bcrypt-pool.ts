@@ -36,12 +36,16 @@ export class BcryptPool {
   private run(task: { op: 'compare'; password: string; hash: string } | { op: 'hash'; password: string; cost: number }): Promise<boolean | string> {
     const slot = this.slot();
     const id = this.nextId++;
-    slot.busy++;
+    // A busy worker keeps the process alive (its answer is awaited); an idle one does not.
+    if (slot.busy++ === 0) slot.worker.ref();
+    const done = () => {
+      if (--slot.busy === 0) slot.worker.unref();
+    };
     return new Promise<boolean | string>((resolve, reject) => {
       this.pending.set(id, {
         worker: slot.worker,
-        resolve: (v) => { slot.busy--; resolve(v); },
-        reject: (e) => { slot.busy--; reject(e); },
+        resolve: (v) => { done(); resolve(v); },
+        reject: (e) => { done(); reject(e); },
       });
       slot.worker.postMessage({ id, ...task });
     });
@@ -50,7 +54,6 @@ export class BcryptPool {
   private slot(): Slot {
     if (this.slots.length < this.size && this.slots.every((s) => s.busy > 0)) {
       const worker = new Worker(new URL('./bcrypt-worker.js', import.meta.url));
-      worker.unref();
       worker.on('message', (m: { id: number; result?: boolean | string; error?: string }) => {
         const p = this.pending.get(m.id);
         if (!p) return;
@@ -60,6 +63,8 @@ export class BcryptPool {
       });
       worker.on('error', (err) => this.fail(worker, err));
       worker.on('exit', (code) => { if (code !== 0) this.fail(worker, new Error(`bcrypt worker exited with ${code}`)); });
+      // After the listeners: adding a 'message' listener refs the worker's port again.
+      worker.unref();
       const slot = { worker, busy: 0 };
       this.slots.push(slot);
       return slot;
