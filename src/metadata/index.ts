@@ -18,6 +18,8 @@ export type {
 
 export type { AuditStore, AuditEvent } from './audit-store.js';
 
+export type { TrustStore, TrustFileRecord, NewTrustFile, TrustKeyRecord, TrustChangeRecord, ServerKeyRole } from './trust-store.js';
+
 export type { MetadataLog } from './postgres/postgres-store.js';
 
 export type MetadataOptions =

@@ -6,6 +6,7 @@ import { KyselyContentStore } from './kysely-content-store.js';
 import { KyselyIdentityStore } from './kysely-identity-store.js';
 import { KyselyLeaseStore } from './kysely-lease-store.js';
 import { KyselyUploadStore } from './kysely-upload-store.js';
+import { KyselyTrustStore } from './kysely-trust-store.js';
 import type { MetadataStore, MetadataStores } from './store.js';
 
 /** What a store is built from: the handle's connection, and which SQL flavour it speaks. */
@@ -25,6 +26,7 @@ const storeFactories = {
   leases: ({ db }) => new KyselyLeaseStore(db),
   identity: ({ db, flavor }) => new KyselyIdentityStore(db, flavor),
   audit: ({ db }) => new KyselyAuditStore(db),
+  trust: ({ db }) => new KyselyTrustStore(db),
 } satisfies { [K in keyof MetadataStores]: (connection: StoreConnection) => MetadataStores[K] };
 
 function openStores(connection: StoreConnection): MetadataStores {
@@ -68,6 +70,10 @@ export abstract class KyselyStore implements MetadataStore {
 
   get audit(): MetadataStores['audit'] {
     return this.stores().audit;
+  }
+
+  get trust(): MetadataStores['trust'] {
+    return this.stores().trust;
   }
 
   async init(): Promise<void> {

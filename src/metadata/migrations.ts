@@ -167,12 +167,47 @@ function migrations(flavor: Flavor): Record<string, Migration> {
       },
     },
     // Where a blob's bytes are when not at their content address: object
-    // stores keep a blob where it was uploaded (registry.ts, commitBlob).
+    // stores keep a blob where it was uploaded (registry/placement.ts).
     // NULL for every blob written before, and for the filesystem.
     '0006_blob_locations': {
       async up(db: Kysely<unknown>) {
         await db.schema.alterTable('blobs').addColumn('location', 'text').execute();
         await db.schema.createIndex('blobs_location').on('blobs').column('location').execute();
+      },
+    },
+    // Docker Content Trust data (trust-store.ts): every version of every
+    // role's metadata, the keys the server holds, and the changefeed.
+    '0007_trust': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.createTable('trust_files')
+          .addColumn('repository', key, (c) => c.notNull())
+          .addColumn('role', key, (c) => c.notNull())
+          .addColumn('version', 'bigint', (c) => c.notNull())
+          .addColumn('sha256', key, (c) => c.notNull())
+          .addColumn('data', binary, (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('trust_files_pk', ['repository', 'role', 'version'])
+          .execute();
+        await db.schema.createIndex('trust_files_checksum').on('trust_files').columns(['repository', 'role', 'sha256']).execute();
+        await db.schema.createTable('trust_keys')
+          .addColumn('repository', key, (c) => c.notNull())
+          .addColumn('role', key, (c) => c.notNull())
+          .addColumn('key_id', key, (c) => c.notNull())
+          .addColumn('public_key', 'text', (c) => c.notNull())
+          .addColumn('sealed_private_key', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('trust_keys_pk', ['repository', 'role', 'key_id'])
+          .execute();
+        await db.schema.createTable('trust_changes')
+          .addColumn('id', key, (c) => c.primaryKey())
+          .addColumn('repository', key, (c) => c.notNull())
+          .addColumn('gun', 'text', (c) => c.notNull())
+          .addColumn('version', 'bigint', (c) => c.notNull())
+          .addColumn('sha256', 'text', (c) => c.notNull())
+          .addColumn('category', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('trust_changes_repository').on('trust_changes').columns(['repository', 'id']).execute();
       },
     },
   };

@@ -2,6 +2,7 @@ import type { AuditStore } from './audit-store.js';
 import type { ContentStore } from './content-store.js';
 import type { IdentityStore } from './identity-store.js';
 import type { LeaseStore } from './lease-store.js';
+import type { TrustStore } from './trust-store.js';
 import type { UploadStore } from './upload-store.js';
 
 /**
@@ -21,6 +22,8 @@ export interface MetadataStores {
   readonly identity: IdentityStore;
   /** The audit log (audit-store.ts). */
   readonly audit: AuditStore;
+  /** Docker Content Trust metadata, server keys and changefeed (trust-store.ts). */
+  readonly trust: TrustStore;
 }
 
 /**

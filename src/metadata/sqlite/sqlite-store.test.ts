@@ -8,11 +8,12 @@ import { runUploadSuite } from '../upload-suite.js';
 import { runLeaseSuite } from '../lease-suite.js';
 import { runIdentitySuite } from '../identity-suite.js';
 import { runAuditSuite } from '../audit-suite.js';
+import { runTrustSuite } from '../trust-suite.js';
 import { SqliteStore } from './sqlite-store.js';
 
 // Every suite opens a database file of its own.
 const dirs = new Map<MetadataStore, string>();
-for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite]) {
+for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite, runTrustSuite]) {
   run({
     name: 'sqlite (file, WAL)',
     async create() {
