@@ -9,7 +9,7 @@ import { auditListener, AUDITED_TYPES, EventBus, EventedRegistry, type EventCont
 import type { Logger } from './log/index.js';
 import { createMetadataStore, type MetadataStore } from './metadata/index.js';
 import { JobScheduler } from './jobs/index.js';
-import { Registry } from './registry/index.js';
+import { Registry, UploadPurge } from './registry/index.js';
 import { createStorageDriver, StorageUnavailableError, type StorageDriver } from './storage/index.js';
 
 /**
@@ -165,8 +165,9 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   const jobs = new JobScheduler({ leases: metadata.leases, logger, owner: registry.instanceId });
   const purging = config.storage.uploadPurging;
   if (purging.enabled && !config.storage.readOnly) {
+    const uploadPurge = new UploadPurge(registry);
     jobs.every('upload-purge', purging.intervalMs, async () => {
-      const ids = await registry.purgeUploads(purging.ageMs, { dryRun: purging.dryRun });
+      const ids = await uploadPurge.run(purging.ageMs, { dryRun: purging.dryRun });
       if (ids.length > 0) logger.info({ count: ids.length, dryRun: purging.dryRun }, 'purged abandoned uploads');
       await metadata.leases.prune(Date.now() - 3_600_000);
     });

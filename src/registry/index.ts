@@ -1,4 +1,6 @@
 export { Registry, type RegistryOptions } from './registry.js';
+export { UploadPurge, type UploadPurgeOptions } from './maintenance/upload-purge.js';
+export type { BlobPlacement } from './placement.js';
 export type { RegistryService, ByteRange, BodyOptions, ChunkOptions, PageOptions, ReadOptions, ManifestPushResult, ManifestDeleteResult } from './service.js';
 export type { RegistryChange, RegistryChangeType, CommitGuard, GuardOptions } from './changes.js';
 export { MediaType, MANIFEST_MEDIA_TYPES } from './media-types.js';

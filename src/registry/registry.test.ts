@@ -5,7 +5,9 @@ import { SqliteStore } from '../metadata/sqlite/sqlite-store.js';
 import { BaseDriver } from '../storage/base.js';
 import { InMemoryDriver } from '../storage/drivers/inmemory.js';
 import { Registry } from './registry.js';
+import { UploadPurge } from './maintenance/upload-purge.js';
 import { storedDataPath, uploadDataPath } from './layout.js';
+import { InPlacePlacement, RenamePlacement } from './placement.js';
 import { RegistryError } from '../errors/index.js';
 
 async function* bytes(s: string): AsyncGenerator<Buffer> {
@@ -40,6 +42,10 @@ function registryFixture(copiesOnMove: boolean): { metadata: SqliteStore; storag
 describe('Registry core', () => {
   const f = registryFixture(false);
 
+  it('renames uploads to their content address where a move does not copy', () => {
+    assert.ok(f.registry.placement instanceof RenamePlacement);
+  });
+
   it('purges stale upload sessions and orphaned upload data, keeping fresh ones', async () => {
     const stale = await f.registry.startUpload('purge/a');
     await f.registry.appendUpload('purge/a', stale.id, bytes('old'));
@@ -48,13 +54,13 @@ describe('Registry core', () => {
     const later = Date.now() + 60_000;
     const fresh = await f.registry.startUpload('purge/a');
 
-    const dry = await f.registry.purgeUploads(30_000, { dryRun: true, now: later });
+    const dry = await new UploadPurge(f.registry).run(30_000, { dryRun: true, now: later });
     assert.deepEqual(dry.sort(), [stale.id, fresh.id, orphan].sort(), 'everything older than 30 s at now+60 s');
     assert.ok(await f.metadata.uploads.get(stale.id), 'a dry run deletes nothing');
 
-    const purged = await f.registry.purgeUploads(120_000, { now: later });
+    const purged = await new UploadPurge(f.registry).run(120_000, { now: later });
     assert.deepEqual(purged, [], 'nothing is older than two minutes');
-    const purgedNow = await f.registry.purgeUploads(30_000, { now: later });
+    const purgedNow = await new UploadPurge(f.registry).run(30_000, { now: later });
     assert.deepEqual(purgedNow.sort(), [stale.id, fresh.id, orphan].sort());
     assert.equal(await f.metadata.uploads.get(stale.id), null);
     assert.equal(await f.storage.stat(uploadDataPath(stale.id)), null);
@@ -92,6 +98,10 @@ describe('Registry core', () => {
 
 describe('Registry core on an object store (no rename: blobs stay where they were uploaded)', () => {
   const f = registryFixture(true);
+
+  it('keeps blobs where they were uploaded where a move would copy', () => {
+    assert.ok(f.registry.placement instanceof InPlacePlacement);
+  });
 
   it('records the upload\'s own object as the blob, without moving it, and ends the session with the same commit', async () => {
     const u = await f.registry.startUpload('obj/a');
@@ -132,7 +142,7 @@ describe('Registry core on an object store (no rename: blobs stay where they wer
     await f.registry.appendUpload('obj/e', stale.id, bytes('abandoned'));
     const orphan = '0b6c1f2e-0000-4000-8000-00000000beef';
     await f.storage.putContent(storedDataPath(orphan), Buffer.from('crash leftovers'));
-    const purged = await f.registry.purgeUploads(30_000, { now: Date.now() + 60_000 });
+    const purged = await new UploadPurge(f.registry).run(30_000, { now: Date.now() + 60_000 });
     assert.ok(purged.includes(stale.id) && purged.includes(orphan));
     assert.equal(await f.storage.stat(storedDataPath(stale.id)), null);
     assert.equal(await f.storage.stat(storedDataPath(orphan)), null);

@@ -1,0 +1,90 @@
+import type { Readable } from 'node:stream';
+import { RegistryError } from '../errors/index.js';
+import type { BlobRecord, ContentStore, MetadataStores } from '../metadata/index.js';
+import { PathNotFoundError, type StorageDriver } from '../storage/index.js';
+import type { GuardOptions } from './changes.js';
+import { assertRepositoryName, isValidRepositoryName, parseDigest } from './names.js';
+import type { BlobPlacement } from './placement.js';
+import type { ByteRange, ReadOptions } from './service.js';
+import type { WritePolicy } from './write-policy.js';
+
+export interface BlobsOptions {
+  /** The driver as the core uses it (errors mapped). */
+  storage: StorageDriver;
+  metadata: Pick<MetadataStores, 'content'>;
+  placement: BlobPlacement;
+  policy: WritePolicy;
+}
+
+/**
+ * Blobs that exist: reading them, linking one repository's blob into another
+ * (mount) and unlinking them. Making new blobs is the upload sessions' work
+ * (uploads.ts).
+ */
+export class Blobs {
+  constructor(private readonly options: BlobsOptions) {}
+
+  /** Read per call: the store belongs to the open database handle. */
+  private get content(): ContentStore {
+    return this.options.metadata.content;
+  }
+
+  /** The blob, if linked in `repo`; BLOB_UNKNOWN otherwise. */
+  async stat(repo: string, digest: string, _options?: ReadOptions): Promise<BlobRecord> {
+    assertRepositoryName(repo);
+    const d = parseDigest(digest);
+    const blob = await this.content.getLinkedBlob(repo, d.digest);
+    if (!blob) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: d.digest } });
+    return blob;
+  }
+
+  /** Opens a blob's bytes (optionally a range already validated against its size). */
+  async open(blob: BlobRecord, range: ByteRange | null, signal?: AbortSignal): Promise<Readable> {
+    const path = this.options.placement.location(blob);
+    try {
+      return await this.options.storage.reader(path, range ? { offset: range.start, length: range.end - range.start + 1, signal } : { signal });
+    } catch (err) {
+      if (err instanceof PathNotFoundError) {
+        throw new RegistryError('BLOB_UNKNOWN', 'blob content is missing from storage', { detail: { digest: blob.digest }, cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** The blob's path in the storage layout (relative to the storage root), for a front end that serves files. */
+  storagePath(blob: BlobRecord): string {
+    return this.options.placement.location(blob).slice(1);
+  }
+
+  /** A presigned URL for the blob when the storage backend offers one. */
+  async redirectUrl(blob: BlobRecord, method: 'GET' | 'HEAD'): Promise<string | null> {
+    return this.options.storage.redirectUrl(this.options.placement.location(blob), { method, expiresInSeconds: 1200 });
+  }
+
+  /**
+   * Cross-repository mount: links a blob that `from` already has. Returns
+   * null (the caller then starts an upload session) when it cannot.
+   */
+  async mount(repo: string, from: string, digest: string, options: GuardOptions = {}): Promise<BlobRecord | null> {
+    assertRepositoryName(repo);
+    this.options.policy.assertWritable();
+    const d = parseDigest(digest);
+    if (!isValidRepositoryName(from)) return null;
+    const blob = await this.content.getLinkedBlob(from, d.digest);
+    if (!blob) return null;
+    await options.guard?.({ type: 'blob.mount', repository: repo, from, digest: blob.digest, size: blob.size });
+    await this.content.linkBlob(repo, blob);
+    return blob;
+  }
+
+  /** Removes a blob from a repository (its bytes stay until garbage collection). */
+  async delete(repo: string, digest: string, options: GuardOptions = {}): Promise<void> {
+    assertRepositoryName(repo);
+    const d = parseDigest(digest);
+    this.options.policy.assertDeletable();
+    const unknown = () => new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: d.digest } });
+    if (!(await this.content.getLinkedBlob(repo, d.digest))) throw unknown();
+    await options.guard?.({ type: 'blob.delete', repository: repo, digest: d.digest });
+    if (!(await this.content.unlinkBlob(repo, d.digest))) throw unknown();
+  }
+}

@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { RegistryError } from '../errors/index.js';
+import type { ContentStore, ManifestRecord, MetadataStores } from '../metadata/index.js';
+import type { GuardOptions } from './changes.js';
+import { acceptsMediaType, parseManifest } from './manifest.js';
+import { MediaType } from './media-types.js';
+import { assertRepositoryName, parseDigest, parseReference } from './names.js';
+import type { ManifestPushResult, ReadOptions } from './service.js';
+import type { WritePolicy } from './write-policy.js';
+
+export interface ManifestsOptions {
+  metadata: Pick<MetadataStores, 'content'>;
+  policy: WritePolicy;
+  /** Largest manifest accepted (limits.manifestmaxbytes). */
+  manifestMaxBytes: number;
+}
+
+/**
+ * Manifests: pulling by tag or digest, pushing (checked, with everything it
+ * references present in the repository), deleting by digest, and the
+ * referrers of a subject. Tags alone are tags.ts.
+ */
+export class Manifests {
+  constructor(private readonly options: ManifestsOptions) {}
+
+  /** Read per call: the store belongs to the open database handle. */
+  private get content(): ContentStore {
+    return this.options.metadata.content;
+  }
+
+  /** Resolves a tag or digest; MANIFEST_UNKNOWN when absent or not acceptable to the client. */
+  async get(repo: string, reference: string, accept?: string, _options?: ReadOptions): Promise<ManifestRecord> {
+    assertRepositoryName(repo);
+    const ref = parseReference(reference, 'lookup');
+    const { content } = this;
+    const manifest = ref.kind === 'tag'
+      ? await content.resolveTag(repo, ref.tag)
+      : await content.getManifest(repo, ref.digest.digest);
+    if (!manifest) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repo, reference } });
+    if (!acceptsMediaType(accept, manifest.mediaType)) {
+      throw new RegistryError('MANIFEST_UNKNOWN', `the manifest is a ${manifest.mediaType}, which the Accept header does not include`, {
+        detail: { name: repo, reference, mediaType: manifest.mediaType },
+      });
+    }
+    return manifest;
+  }
+
+  /** Stores a manifest after checking it and everything it references. */
+  async put(repo: string, reference: string, body: Buffer, contentType: string | undefined, options: GuardOptions = {}): Promise<ManifestPushResult> {
+    assertRepositoryName(repo);
+    this.options.policy.assertWritable();
+    const ref = parseReference(reference);
+    const { content } = this;
+    const { manifestMaxBytes } = this.options;
+    if (body.length > manifestMaxBytes) {
+      throw new RegistryError('SIZE_INVALID', `manifest exceeds ${manifestMaxBytes} bytes`, { status: 413 });
+    }
+    const algorithm = ref.kind === 'digest' ? ref.digest.algorithm : 'sha256';
+    const digest = `${algorithm}:${createHash(algorithm).update(body).digest('hex')}`;
+    if (ref.kind === 'digest' && ref.digest.digest !== digest) {
+      throw new RegistryError('DIGEST_INVALID', 'the manifest does not match the digest in the URL', { detail: { digest: ref.digest.digest } });
+    }
+    const parsed = parseManifest(body, contentType);
+    const blobs = parsed.references.filter((r) => r.kind === 'blob').map((r) => r.digest);
+    const children = parsed.references.filter((r) => r.kind === 'manifest').map((r) => r.digest);
+    const missingBlobs = await content.missingBlobs(repo, blobs);
+    if (missingBlobs.length > 0) {
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the manifest references blobs that are not in the repository', { detail: { digests: missingBlobs.slice(0, 20) } });
+    }
+    const missingChildren = await content.missingManifests(repo, children);
+    if (missingChildren.length > 0) {
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the index references manifests that are not in the repository', { detail: { digests: missingChildren.slice(0, 20) } });
+    }
+    const tag = ref.kind === 'tag' ? ref.tag : null;
+    await options.guard?.({
+      type: 'manifest.push', repository: repo, digest, mediaType: parsed.mediaType, size: body.length, tag,
+      subject: parsed.subject, artifactType: parsed.artifactType, references: parsed.references,
+    });
+    const outcome = await content.putManifest({
+      manifest: {
+        repository: repo,
+        digest,
+        mediaType: parsed.mediaType,
+        size: body.length,
+        content: body,
+        artifactType: parsed.artifactType,
+        subject: parsed.subject,
+        annotations: parsed.annotations ? JSON.stringify(parsed.annotations) : null,
+      },
+      references: parsed.references,
+      tag: tag ?? undefined,
+    });
+    return {
+      repository: repo, digest, mediaType: parsed.mediaType, size: body.length, subject: parsed.subject, tag,
+      previousTagDigest: outcome.previousTagDigest, repositoryCreated: outcome.repositoryCreated,
+    };
+  }
+
+  /**
+   * Deletes the manifest `digest` (already parsed, with deletes allowed) and
+   * every tag pointing at it. `reference` is what the client named, for the error.
+   */
+  async delete(repo: string, digest: string, reference: string, options: GuardOptions = {}): Promise<{ tags: string[]; repositoryEmptied: boolean }> {
+    const { content } = this;
+    const unknown = () => new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repo, reference } });
+    if (!(await content.getManifest(repo, digest))) throw unknown();
+    await options.guard?.({ type: 'manifest.delete', repository: repo, digest });
+    const deleted = await content.deleteManifest(repo, digest);
+    if (!deleted) throw unknown();
+    return deleted;
+  }
+
+  /** The referrers of `digest` as an OCI image index. */
+  async referrers(repo: string, digest: string, artifactType?: string): Promise<Record<string, unknown>> {
+    assertRepositoryName(repo);
+    const d = parseDigest(digest);
+    const rows = await this.content.listReferrers(repo, d.digest, artifactType);
+    return {
+      schemaVersion: 2,
+      mediaType: MediaType.OciIndex,
+      manifests: rows.map((r) => ({
+        mediaType: r.mediaType,
+        digest: r.digest,
+        size: r.size,
+        ...(r.artifactType ? { artifactType: r.artifactType } : {}),
+        ...(r.annotations ? { annotations: JSON.parse(r.annotations) as Record<string, string> } : {}),
+      })),
+    };
+  }
+}
