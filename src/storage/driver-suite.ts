@@ -1,7 +1,7 @@
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { PathNotFoundError, InvalidPathError, type StorageDriver } from './driver.js';
 import { BaseDriver } from './base.js';

@@ -319,7 +319,8 @@ export class S3Driver implements StorageDriver {
   private async getBytes(key: string, path = `/${key}`): Promise<Buffer> {
     try {
       const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return Buffer.from(await r.Body!.transformToByteArray());
+      if (!r.Body) throw new Error('GetObject answered without a body');
+      return Buffer.from(await r.Body.transformToByteArray());
     } catch (err) {
       if (isNotFound(err)) throw new PathNotFoundError(path);
       throw classify(err, 'read an object');
@@ -483,8 +484,7 @@ export class S3Driver implements StorageDriver {
     let nextPart = (state.parts.at(-1)?.n ?? 0) + 1;
     const newParts: Part[] = [];
     let createdUpload: string | null = null;
-    const shipPart = async (body: Buffer, n: number) => {
-      const uploadId = state.uploadId!;
+    const shipPart = async (body: Buffer, uploadId: string, n: number) => {
       const r = await this.send('store a part', () => this.client.send(new UploadPartCommand({
         Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length,
       }), signal ? { abortSignal: signal } : {}));
@@ -492,7 +492,7 @@ export class S3Driver implements StorageDriver {
     };
     const startPart = async (body: Buffer) => {
       if (state.uploadId === null) state.uploadId = createdUpload = await this.createMultipart(key);
-      const t: Promise<void> = shipPart(body, nextPart++)
+      const t: Promise<void> = shipPart(body, state.uploadId, nextPart++)
         .catch((err) => { failure ??= err; })
         .finally(() => inflight.delete(t));
       inflight.add(t);
@@ -669,16 +669,17 @@ export class S3Driver implements StorageDriver {
       }
     } else {
       const parts = [...state.parts];
+      const uploadId = state.uploadId;
       if (state.tail) {
         const body = await this.getBytes(dir + state.tail.name);
         const n = (parts.at(-1)?.n ?? 0) + 1;
         const r = await this.send('store a part', () => this.client.send(new UploadPartCommand({
-          Bucket: this.bucket, Key: key, UploadId: state.uploadId!, PartNumber: n, Body: body, ContentLength: body.length,
+          Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.length,
         })));
         parts.push({ n, etag: r.ETag ?? '', size: body.length });
       }
       try {
-        await this.completeMultipart(key, state.uploadId, parts);
+        await this.completeMultipart(key, uploadId, parts);
       } catch (err) {
         // Another caller completed it first: the object is whole already.
         if (!(isNotFound(err) && (await this.head(key))?.size === state.size)) throw classify(err, 'complete a multipart upload');
@@ -709,10 +710,10 @@ export class S3Driver implements StorageDriver {
       const ranges: Array<{ n: number; start: number; end: number }> = [];
       for (let start = 0, n = 1; start < size; start += this.copyChunk, n++) ranges.push({ n, start, end: Math.min(start + this.copyChunk, size) - 1 });
       const parts: Array<{ PartNumber: number; ETag: string }> = [];
-      let next = 0;
+      // One iterator shared by the workers: each range is taken once.
+      const queue = ranges.values();
       const worker = async () => {
-        while (next < ranges.length) {
-          const r = ranges[next++]!;
+        for (const r of queue) {
           const out = await this.send('copy a part', () => this.client.send(new UploadPartCopyCommand({
             Bucket: this.bucket, Key: toKey, UploadId: uploadId, PartNumber: r.n, CopySource: this.copySource(fromKey), CopySourceRange: `bytes=${r.start}-${r.end}`,
           })));
@@ -803,9 +804,9 @@ export class S3Driver implements StorageDriver {
         }
         throw classify(err, 'list multipart uploads');
       }
-      for (const u of r.Uploads ?? []) {
-        if (!u.Key || !u.UploadId || !(u.Key === key || u.Key.startsWith(`${key}/`))) continue;
-        await this.send('abort a multipart upload', () => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key!, UploadId: u.UploadId! }))).catch((err) => {
+      for (const { Key: uploadKey, UploadId: uploadId } of r.Uploads ?? []) {
+        if (!uploadKey || !uploadId || !(uploadKey === key || uploadKey.startsWith(`${key}/`))) continue;
+        await this.send('abort a multipart upload', () => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: uploadKey, UploadId: uploadId }))).catch((err) => {
           if (!isNotFound(err)) throw err;
         });
         aborted++;
