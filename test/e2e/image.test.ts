@@ -280,10 +280,12 @@ describe('container image (Dockerfile)', { timeout: BUILD_TIMEOUT_MS + 10 * 60_0
           const logs = await engine.docker(['logs', name]);
           const out = logs.stdout + logs.stderr;
           assert.match(out, /\/v2\/ha\/app\//, `${name} served part of the push`);
-          sessions.push(new Set([...out.matchAll(/"http\.request\.method":"(?:PATCH|PUT)","http\.request\.path":"\/v2\/ha\/app\/blobs\/uploads\/([0-9a-f-]+)"/g)].map((m) => m[1]!)));
+          sessions.push(new Set([...out.matchAll(/"http\.request\.method":"(?:PATCH|PUT)","http\.request\.path":"\/v2\/ha\/app\/blobs\/uploads\/([0-9a-f-]+)"/g)].map((m) => m[1] ?? '')));
         }
-        assert.ok(sessions[0]!.size + sessions[1]!.size > 0, 'the push used upload sessions');
-        assert.deepEqual([...sessions[0]!].filter((id) => sessions[1]!.has(id)), [], 'no upload session was split between the instances');
+        const [one, two] = sessions;
+        assert.ok(one && two);
+        assert.ok(one.size + two.size > 0, 'the push used upload sessions');
+        assert.deepEqual([...one].filter((id) => two.has(id)), [], 'no upload session was split between the instances');
 
         // A token from one instance works on the other: same key, same users.
         const basic = `Basic ${Buffer.from(`admin:${admin}`).toString('base64')}`;
