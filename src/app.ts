@@ -4,7 +4,8 @@ import { createAuth, RegistryHostNames, type AccessController, type AuthSetup } 
 import { DbAuthenticator, GrantPolicy, IdentityService } from './identity/index.js';
 import { redactUrl, type BerthConfig } from './config/index.js';
 import { RegistryError } from './errors/index.js';
-import { createRegistryServer, type RegistryServer } from './http/index.js';
+import { createRegistryServer, type RegistryServer, type RouteGroup } from './http/index.js';
+import { KeyVault, loadOrCreateKeySecret, TrustService, trustRoutes } from './trust/index.js';
 import { auditListener, AUDITED_TYPES, EventBus, EventedRegistry, type EventContext } from './events/index.js';
 import type { Logger } from './log/index.js';
 import { createMetadataStore, type MetadataStore } from './metadata/index.js';
@@ -97,6 +98,7 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     const anonymous = config.auth.kind === 'token' && config.auth.anonymous;
     auth = await createAuth(config.auth, {
       hosts: new RegistryHostNames([config.http.baseUrl, ...config.http.aliases]),
+      log: logger,
       database: (limiter) => ({ authenticator: new DbAuthenticator(identity, limiter, metadata.audit), policy: new GrantPolicy({ store: metadata.identity, anonymous }) }),
     });
     if (usersFromDatabase) {
@@ -147,11 +149,24 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   if (usersFromDatabase) events.addListener('audit', auditListener(metadata.audit), { types: AUDITED_TYPES });
   // Without hooks or listeners the core is used as it is: nothing to pay on the hot path.
   const registryFor = (context: EventContext) => (events.hasListeners || events.hasPreHooks ? new EventedRegistry(registry, events, context) : registry);
+  // Features contribute route groups: Docker Content Trust (the Notary API) unless trust.enabled is false.
+  const groups: RouteGroup[] = [];
+  if (config.trust.enabled) {
+    let vault: KeyVault;
+    try {
+      vault = new KeyVault(await loadOrCreateKeySecret(config.trust.keySecretFile));
+    } catch (err) {
+      await metadata.close().catch(() => {});
+      await storage.close();
+      throw err;
+    }
+    groups.push(trustRoutes(new TrustService({ store: metadata.trust, vault })));
+  }
   const http = createRegistryServer({
     registryFor, access: options.access ?? auth.access, authenticator: auth.authenticator, identity: usersFromDatabase ? identity : null,
     audit: usersFromDatabase ? metadata.audit : null,
     tokens: auth.tokens, config, health, ready,
-  }, logger);
+  }, logger, groups);
   let address: AddressInfo;
   try {
     address = await http.listen(config.http.host, config.http.port);

@@ -315,6 +315,10 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
     },
     auth: resolveAuth(c, dataDir, cwd, ms),
     database: resolveDatabase(c, dataDir, cwd, errors, warnings),
+    trust: {
+      enabled: c.trust?.enabled ?? true,
+      keySecretFile: path.resolve(cwd, c.trust?.keysecretfile ?? path.join(dataDir, 'keys', 'trust-key-secret')),
+    },
     limits: {
       manifestMaxBytes: c.limits?.manifestmaxbytes ?? 4 * 1024 * 1024,
       tagsPageSize: c.limits?.tagspagesize ?? 0,

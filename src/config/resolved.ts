@@ -42,6 +42,8 @@ export interface BerthConfig {
   };
   readonly auth: AuthConfig;
   readonly database: DatabaseConfig;
+  /** Docker Content Trust: whether the Notary API is served, and where the key-sealing secret is. */
+  readonly trust: { readonly enabled: boolean; readonly keySecretFile: string };
   readonly limits: {
     readonly manifestMaxBytes: number;
     /** 0: the tag list returns every tag unless the client asks for a page. */

@@ -41,6 +41,14 @@ export const errorCatalog = {
   BERTH_INVALID: { status: 400, message: 'invalid request', description: 'A management request (users, organizations, teams, grants, tokens) failed validation; the detail names each field.' },
   BERTH_CONFLICT: { status: 409, message: 'conflict', description: 'The user, organization, team or token already exists, or the change contradicts existing state.' },
   BERTH_UNAVAILABLE: { status: 503, message: 'service unavailable', description: 'A backing service (database or storage) is unavailable; retry later.' },
+  // Notary v1's codes (Docker Content Trust), with Notary's spelling and messages: its clients parse them.
+  METADATA_NOT_FOUND: { status: 404, message: 'You have requested metadata that does not exist.', description: 'Trust metadata (a role, a version or a checksum) that the repository does not have; a 404 for root.json means the repository has no trust data.' },
+  INVALID_UPDATE: { status: 400, message: 'Update sent by the client is invalid.', description: 'A trust publish failed validation; detail is {"Name": ErrBadRoot|ErrBadTargets|ErrBadSnapshot|ErrBadHierarchy|ErrValidation, "Error": {"Msg": …}}, which clients turn back into typed errors.' },
+  VERSION: { status: 400, message: 'A newer version of metadata is already available.', description: 'A trust publish carried a role version not above the stored one, or lost a race with another publish to the same repository.' },
+  MALFORMED_UPLOAD: { status: 400, message: 'The body of your request is malformed.', description: 'A trust publish whose body is not multipart/form-data.' },
+  INVALID_ROLE: { status: 400, message: 'The role you are attempting to operate on is invalid.', description: 'A trust publish part or key request names no valid role; the detail is the name.' },
+  MALFORMED_JSON: { status: 400, message: 'JSON sent by the client could not be parsed by the server', description: 'A trust metadata part is not JSON with signed.version.' },
+  NO_FILENAME: { status: 400, message: 'No file/role name provided.', description: 'A trust publish part has an empty filename.' },
   UNKNOWN: { status: 500, message: 'unknown error', description: 'An internal error; details are logged, never sent to the client.' },
 } as const satisfies Record<string, { status: number; message: string; description: string; wire?: string }>;
 

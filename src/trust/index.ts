@@ -1,0 +1,4 @@
+export { TrustService, type TrustFile, type TrustServiceOptions } from './service.js';
+export { trustRoutes } from './routes.js';
+export { KeyVault } from './key-vault.js';
+export { loadOrCreateKeySecret } from './key-secret.js';
