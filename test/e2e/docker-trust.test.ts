@@ -1,0 +1,107 @@
+// Docker Content Trust with the real docker CLI 28 (`docker trust`) against
+// Berth alone: no separate Notary server, and DOCKER_CONTENT_TRUST_SERVER
+// unset, so the CLI uses https://<registry host:port>, Berth's own TLS
+// listener. Each client step runs with a fresh DOCKER_CONFIG (a fresh trust
+// cache), because a cached client hides server failures behind a warning.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DockerEnv } from './docker-env.js';
+import { BERTH_CLI, startRegistry, withRegistryLog, type RunningRegistry } from './registry-process.js';
+import { run } from './util.js';
+
+const T = { timeout: 240_000 };
+
+describe('docker trust against Berth (no separate Notary)', () => {
+  let work: string;
+  let env: DockerEnv;
+  let reg: RunningRegistry | undefined;
+  let n = 0;
+  const passphrases = { DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE: 'root-passphrase-1', DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE: 'repo-passphrase-1' };
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'berth-e2e-dct-'));
+    const certs = join(work, 'certs');
+    await run(process.execPath, [BERTH_CLI, 'certs', 'init', '--host', 'localhost', '--ip', '127.0.0.1', '--dir', certs]);
+    env = await DockerEnv.start();
+    await env.buildImages();
+    reg = await startRegistry({
+      env: { REGISTRY_HTTP_TLS_CERTIFICATE: join(certs, 'server.crt'), REGISTRY_HTTP_TLS_KEY: join(certs, 'server.key') },
+      tlsCa: join(certs, 'ca.crt'),
+      listenHost: 'localhost',
+    });
+  }, T);
+  after(async () => {
+    await reg?.stop();
+    await env?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  /** A docker client with its own config folder (trust cache, keys); `trust` turns DOCKER_CONTENT_TRUST on. */
+  async function client(trust = true) {
+    const config = join(work, `client-${n++}`);
+    await mkdir(config, { recursive: true });
+    const e = { DOCKER_CONFIG: config, ...passphrases, ...(trust ? { DOCKER_CONTENT_TRUST: '1' } : {}) };
+    return {
+      config,
+      docker: (args: string[]) => env.docker(args, { env: e }),
+      fails: (args: string[]) => env.dockerExpectFailure(args, { env: e }),
+    };
+  }
+
+  const ref = (path: string) => `${reg?.host}/${path}`;
+
+  it('docker push with DCT signs; a fresh client inspects it and pulls it; unsigned tags and repositories are refused', T, () => withRegistryLog(reg, async () => {
+    const publisher = await client();
+    await env.docker(['tag', env.images.one, ref('dct/app:signed')]);
+    const pushed = await publisher.docker(['push', ref('dct/app:signed')]);
+    assert.match(pushed.stdout + pushed.stderr, /Signing and pushing trust metadata/);
+    assert.match(pushed.stdout + pushed.stderr, new RegExp(`Successfully signed ${ref('dct/app:signed').replace(/[.]/g, '\\.')}`));
+    const digest = /signed: digest: (sha256:[0-9a-f]{64})/.exec(pushed.stdout)?.[1];
+    assert.ok(digest, pushed.stdout);
+
+    const pretty = await (await client()).docker(['trust', 'inspect', '--pretty', ref('dct/app')]);
+    assert.match(pretty.stdout, new RegExp(`^Signatures for ${ref('dct/app')}$`, 'm'));
+    assert.match(pretty.stdout, new RegExp(`^signed\\s+${(digest as string).slice(7)}\\s+\\(Repo Admin\\)$`, 'm'));
+    assert.match(pretty.stdout, /^ {2}Repository Key:\t[0-9a-f]{64}$/m);
+    assert.match(pretty.stdout, /^ {2}Root Key:\t[0-9a-f]{64}$/m);
+
+    await env.docker(['tag', env.images.two, ref('dct/app:unsigned')]);
+    await publisher.docker(['push', '--disable-content-trust', ref('dct/app:unsigned')]);
+    await env.docker(['rmi', ref('dct/app:signed'), ref('dct/app:unsigned')]);
+
+    const puller = await client();
+    const pull = await puller.docker(['pull', ref('dct/app:signed')]);
+    assert.match(pull.stdout, new RegExp(`Pull \\(1 of 1\\): ${ref('dct/app:signed').replace(/[.]/g, '\\.')}@${digest}`));
+    assert.match(pull.stdout, new RegExp(`Digest: ${digest}`));
+    const refused = await (await client()).fails(['pull', ref('dct/app:unsigned')]);
+    assert.match(refused.stdout + refused.stderr, /No valid trust data for unsigned/);
+
+    await env.docker(['tag', env.images.one, ref('dct/plain:1')]);
+    await publisher.docker(['push', '--disable-content-trust', ref('dct/plain:1')]);
+    const none = await (await client()).fails(['pull', ref('dct/plain:1')]);
+    assert.match(none.stdout + none.stderr, /does not have trust data for/);
+  }));
+
+  it('signers: trust key generate, signer add, trust sign, inspect by signer, revoke', T, () => withRegistryLog(reg, async () => {
+    const admin = await client();
+    await run('docker', ['trust', 'key', 'generate', 'alice', '--dir', admin.config], { env: { ...env.env, DOCKER_CONFIG: admin.config, ...passphrases } });
+    const added = await admin.docker(['trust', 'signer', 'add', '--key', join(admin.config, 'alice.pub'), 'alice', ref('dct/signed')]);
+    assert.match(added.stdout, /Successfully added signer: alice to /);
+    await env.docker(['tag', env.images.one, ref('dct/signed:v1')]);
+    const signed = await admin.docker(['trust', 'sign', ref('dct/signed:v1')]);
+    assert.match(signed.stdout + signed.stderr, /Successfully signed/);
+
+    const inspect = await (await client()).docker(['trust', 'inspect', ref('dct/signed:v1')]);
+    const doc = JSON.parse(inspect.stdout) as { SignedTags: { SignedTag: string; Signers: string[] }[]; Signers: { Name: string }[] }[];
+    assert.deepEqual(doc[0]?.SignedTags.map((s) => [s.SignedTag, s.Signers]), [['v1', ['alice']]]);
+    assert.deepEqual(doc[0]?.Signers.map((s) => s.Name), ['alice']);
+
+    const revoked = await admin.docker(['trust', 'revoke', ref('dct/signed:v1')]);
+    assert.match(revoked.stdout, /Successfully deleted signature for /);
+    const after = await (await client()).docker(['trust', 'inspect', '--pretty', ref('dct/signed')]);
+    assert.match(after.stdout, new RegExp(`No signatures for ${ref('dct/signed')}`));
+  }));
+});
