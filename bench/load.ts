@@ -124,9 +124,9 @@ async function wrkOnce(
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
-  const m = /WRKJSON (\{.*\})/.exec(out);
-  if (code !== 0 || !m) throw new Error(`wrk failed (exit ${code}): ${err.trim() || out.trim()}`);
-  const json = JSON.parse(m[1]!) as Record<string, number>;
+  const text = /WRKJSON (\{.*\})/.exec(out)?.[1];
+  if (code !== 0 || text === undefined) throw new Error(`wrk failed (exit ${code}): ${err.trim() || out.trim()}`);
+  const json = JSON.parse(text) as Record<string, number>;
   // The generator competes with the server for the 2 cores: its CPU is reported.
   const cpu = /WRKCPU (\d+) (\d+)/.exec(out);
   return { json, cpuS: cpu ? (Number(cpu[1]) + Number(cpu[2])) / ticksPerSecond() : NaN };
@@ -165,12 +165,15 @@ export async function runWrkGet(opts: LoadOptions, workDir: string): Promise<Loa
 export async function runRawLoad(
   opts: LoadOptions & { method: 'GET' | 'HEAD'; check?: (r: RawResponse, path: string) => boolean },
 ): Promise<LoadResult> {
+  if (opts.paths.length === 0) throw new Error('a raw load needs at least one path');
   // Reused read buffers (see RawConn): less client CPU per request.
   const conns = Array.from({ length: opts.connections }, () => new RawConn(opts.host, opts.port, { readBufferSize: 64 * 1024 }));
   await Promise.all(conns.map((c) => c.connect()));
+  const [first] = conns;
+  if (!first) throw new Error('a raw load needs at least one connection');
   const n = opts.paths.length;
   // Request heads are formatted once per path, not per request.
-  const heads = opts.paths.map((p) => Buffer.from(conns[0]!.buildHead({ method: opts.method, path: p, headers: opts.headers }), 'latin1'));
+  const targets = opts.paths.map((path) => ({ path, head: Buffer.from(first.buildHead({ method: opts.method, path, headers: opts.headers }), 'latin1') }));
   let phase: 'warm' | 'measure' | 'stop' = 'warm';
   let tStart = Infinity;
   let tEnd = Infinity;
@@ -181,12 +184,13 @@ export async function runRawLoad(
   const loop = async (c: RawConn, k: number): Promise<void> => {
     let i = k * 7919;
     while (phase !== 'stop') {
-      const k = i++ % n;
-      const p = opts.paths[k]!;
+      const target = targets[i++ % n];
+      if (!target) throw new Error('unreachable: the index is taken modulo the number of paths');
+      const { path: p, head } = target;
       const t0 = nowMs();
       let ok = false;
       try {
-        const r = await c.request({ method: opts.method, path: p, head: heads[k]!, timeoutMs: 10_000 });
+        const r = await c.request({ method: opts.method, path: p, head, timeoutMs: 10_000 });
         ok = r.status >= 200 && r.status < 300 && (opts.check ? opts.check(r, p) : true);
       } catch {
         ok = false;

@@ -258,7 +258,7 @@ export class RawConn {
     p.resolve({
       status: p.status,
       headers: p.headers,
-      body: p.chunks.length === 0 ? EMPTY : p.chunks.length === 1 ? p.chunks[0]! : Buffer.concat(p.chunks),
+      body: p.chunks.length <= 1 ? (p.chunks[0] ?? EMPTY) : Buffer.concat(p.chunks),
       bodyBytes: p.bodyBytes,
     });
   }
@@ -270,8 +270,7 @@ export class RawConn {
     if (!m) throw new Error(`bad status line: ${JSON.stringify(statusLine)}`);
     p.status = Number(m[1]);
     p.headers = new Map();
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
+    for (const line of lines.slice(1)) {
       const c = line.indexOf(':');
       if (c <= 0) continue;
       const k = line.slice(0, c).trim().toLowerCase();
@@ -359,7 +358,7 @@ export class RawConn {
               this.leftover = keep(data);
               return;
             }
-            const sizeText = data.toString('latin1', 0, idx).split(';')[0]!.trim();
+            const sizeText = (data.toString('latin1', 0, idx).split(';')[0] ?? '').trim();
             const size = parseInt(sizeText, 16);
             if (!Number.isFinite(size)) throw new Error(`bad chunk size ${JSON.stringify(sizeText)}`);
             data = data.subarray(idx + 2);
@@ -409,7 +408,7 @@ export function nextLink(link: string | undefined): string | null {
   if (!link) return null;
   for (const part of link.split(/,(?=\s*<)/)) {
     const m = /<([^>]*)>\s*(.*)$/.exec(part.trim());
-    if (m && /rel="?next"?/i.test(m[2] ?? '')) return m[1]!;
+    if (m?.[1] !== undefined && /rel="?next"?/i.test(m[2] ?? '')) return m[1];
   }
   return null;
 }

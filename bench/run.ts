@@ -83,7 +83,8 @@ function parseArgs(argv: string[]): Options {
   const o: Options = { targets: ['berth', 'reference'], backend: 'embedded', rounds: 2, quick: false, only: [...WORKLOADS], json: null, duration: null, getClient: null };
   let targetGiven = false;
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = argv[i];
+    if (a === undefined) break;
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     const val = (): string => {
       const v = inline ?? argv[++i];
@@ -172,14 +173,15 @@ async function runTargetRound(
 ): Promise<RoundResult> {
   const res: RoundResult = { round, target: name, metrics: {}, errors: [], notes: [], wallS: 0 };
   const t0 = Date.now();
-  log(`\n[round ${round}] ${name}: starting (load avg ${os.loadavg()[0]!.toFixed(2)})`);
+  log(`\n[round ${round}] ${name}: starting (load avg ${(os.loadavg()[0] ?? NaN).toFixed(2)})`);
   let target: RunningTarget;
   let backend: ScaleBackend | null = null;
   let scale: ScaleCtx | null = null;
   try {
     if (name === 'berth-scale') {
       // A fresh bucket on a fresh s3rver and a fresh database, every round.
-      backend = await startScaleBackend(pgServer!);
+      if (!pgServer) throw new Error('berth-scale needs the PostgreSQL server');
+      backend = await startScaleBackend(pgServer);
       const b = backend;
       log(`  s3rver ${b.endpoint} bucket ${b.bucket}, database ${b.dbName}`);
       target = await startTarget(name, { env: b.berthEnv(false) });
@@ -199,8 +201,9 @@ async function runTargetRound(
     log(`  pid ${target.pid}, ${target.baseUrl}, ready in ${target.startupMs} ms`);
     // Idle RSS: after the server has settled, before any request but the readiness probe.
     await sleep(cfg.idleWaitMs);
-    res.metrics['idle_rss_MiB'] = procMem(target.pid).rssMiB;
-    log(`  idle RSS ${res.metrics['idle_rss_MiB']!.toFixed(1)} MiB`);
+    const idleRss = procMem(target.pid).rssMiB;
+    res.metrics['idle_rss_MiB'] = idleRss;
+    log(`  idle RSS ${idleRss.toFixed(1)} MiB`);
     const ctx: Ctx = { cfg, target, round, scale, extraServerPids: [], blobs, nonce, state: newState(), metrics: res.metrics, notes: res.notes, log };
     const steps: Record<WorkloadName, () => Promise<void>> = {
       push: () => wlPush(ctx),
@@ -227,8 +230,9 @@ async function runTargetRound(
       }
       log(`  (${((Date.now() - ws) / 1000).toFixed(1)} s)`);
     }
-    res.metrics['peak_rss_MiB'] = procMem(target.pid).hwmMiB;
-    log(`  peak RSS ${res.metrics['peak_rss_MiB']!.toFixed(1)} MiB`);
+    const peakRss = procMem(target.pid).hwmMiB;
+    res.metrics['peak_rss_MiB'] = peakRss;
+    log(`  peak RSS ${peakRss.toFixed(1)} MiB`);
   } finally {
     await target.stop();
     await backend?.close();
@@ -310,20 +314,22 @@ function summarize(results: RoundResult[], defs: MetricDef[], targets: TargetNam
   return defs.map((d) => {
     const values: Partial<Record<TargetName, number>> = {};
     for (const t of targets) values[t] = medianOf(results, t, d.key);
+    // Every target has a value (NaN when it has no data): `?? NaN` only satisfies the type.
+    const valueOf = (t: TargetName): number => values[t] ?? NaN;
     let vsRef: PairCell | null = null;
     if (mainBerth && targets.includes('reference')) {
       // The issue's targets against the reference are for the embedded default; other backends get ratios only.
       const useTargets = mainBerth === 'berth';
       vsRef = pair(
         d,
-        values[mainBerth]!,
-        values.reference!,
+        valueOf(mainBerth),
+        valueOf('reference'),
         useTargets && d.target?.kind === 'ratio' ? d.target.min : null,
         useTargets && d.target?.kind === 'abs' ? d.target.max : null,
       );
     }
     const vsEmbedded =
-      targets.includes('berth') && targets.includes('berth-scale') ? pair(d, values['berth-scale']!, values.berth!, d.scaleMin ?? null, null) : null;
+      targets.includes('berth') && targets.includes('berth-scale') ? pair(d, valueOf('berth-scale'), valueOf('berth'), d.scaleMin ?? null, null) : null;
     const others = d.phase ? targets.map((t) => medianOf(results, t, `cpu:${d.phase}:other`)).filter((x) => Number.isFinite(x)) : [];
     const otherCpu = others.length ? Math.max(...others) : NaN;
     return { key: d.key, label: d.label, unit: d.unit, values, vsRef, vsEmbedded, otherCpu };
@@ -388,13 +394,14 @@ function printSummary(rows: Summary[], s3rows: S3Summary[], results: RoundResult
         .filter((r) => targets.some((t) => Number.isFinite(r.values[t] ?? NaN)))
         .map((r) => {
           const cells = [r.label, r.unit, ...targets.map((t) => fmtNum(r.values[t]))];
+          // Every row has a comparison when one has (same targets): the blanks are not reached.
           if (hasRef) {
-            const v = r.vsRef!;
-            cells.push(Number.isFinite(v.ratio) ? v.ratio.toFixed(2) : '—', fx(v.betterX), v.target, okStr(v.ok));
+            const v = r.vsRef;
+            cells.push(...(v ? [Number.isFinite(v.ratio) ? v.ratio.toFixed(2) : '—', fx(v.betterX), v.target, okStr(v.ok)] : ['', '', '', '']));
           }
           if (hasEmb) {
-            const v = r.vsEmbedded!;
-            cells.push(fx(v.betterX), v.target, okStr(v.ok));
+            const v = r.vsEmbedded;
+            cells.push(...(v ? [fx(v.betterX), v.target, okStr(v.ok)] : ['', '', '']));
           }
           cells.push(Number.isFinite(r.otherCpu) ? `${r.otherCpu.toFixed(2)}${r.otherCpu > OTHER_CPU_FLAG ? ' !' : ''}` : '');
           return cells;
@@ -416,7 +423,7 @@ function printSummary(rows: Summary[], s3rows: S3Summary[], results: RoundResult
       renderTable(
         ['Berth on S3', 'MB/s', 'best direct', 'MB/s', 'Berth/best', 'target', '', 'Berth/each direct', 'other CPU'],
         s3rows.map((r) => {
-          const best = r.direct.reduce((x, y) => ((y.value ?? -1) > (x.value ?? -1) ? y : x), r.direct[0]!);
+          const best = r.direct.reduce((x, y) => ((y.value ?? -1) > (x.value ?? -1) ? y : x));
           return [
             r.label,
             fmtNum(r.berth),
@@ -531,7 +538,8 @@ async function main(): Promise<void> {
   if (opts.json) {
     const cpuSummary: Record<string, Record<string, { server: number; client: number; store?: number; other: number }>> = {};
     for (const t of targets) {
-      cpuSummary[t] = {};
+      const phases: (typeof cpuSummary)[string] = {};
+      cpuSummary[t] = phases;
       for (const p of CPU_PHASES) {
         const [server, client, other, store] = ['server', 'client', 'other', 'store'].map((k) => medianOf(results, t, `cpu:${p}:${k}`)) as [
           number,
@@ -539,7 +547,7 @@ async function main(): Promise<void> {
           number,
           number,
         ];
-        if (Number.isFinite(server) || Number.isFinite(client)) cpuSummary[t]![p] = { server, client, other, ...(t === 'berth-scale' ? { store } : {}) };
+        if (Number.isFinite(server) || Number.isFinite(client)) phases[p] = { server, client, other, ...(t === 'berth-scale' ? { store } : {}) };
       }
     }
     const out = {

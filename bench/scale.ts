@@ -177,11 +177,12 @@ export async function startScaleBackend(pgServer: PgServer): Promise<ScaleBacken
       if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     }
   }
-  if (!child) {
+  if (!child || child.pid === undefined) {
     removeTempDir(dir);
     throw new Error(`s3rver failed to start: ${tail(logFile)}`);
   }
   const s3 = child;
+  const s3Pid = child.pid;
   const endpoint = `http://127.0.0.1:${port}`;
 
   const dbName = `berth_bench_${crypto.randomBytes(6).toString('hex')}`;
@@ -204,7 +205,7 @@ export async function startScaleBackend(pgServer: PgServer): Promise<ScaleBacken
     endpoint,
     s3Host: '127.0.0.1',
     s3Port: port,
-    s3Pid: s3.pid!,
+    s3Pid,
     bucket,
     dbName,
     client,
@@ -226,7 +227,7 @@ export async function startScaleBackend(pgServer: PgServer): Promise<ScaleBacken
       ...(redirect ? {} : { REGISTRY_STORAGE_REDIRECT_DISABLE: 'true' }),
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     }),
-    storeCpuSeconds: () => procCpuSeconds(s3.pid!) + (pgServer.postmasterPid ? procTreeCpuSeconds(pgServer.postmasterPid) : 0),
+    storeCpuSeconds: () => procCpuSeconds(s3Pid) + (pgServer.postmasterPid ? procTreeCpuSeconds(pgServer.postmasterPid) : 0),
     logTail: () => tail(logFile),
     async close() {
       client.destroy();
@@ -322,15 +323,16 @@ export async function directPut(b: ScaleBackend, key: string, body: Buffer): Pro
 export async function directMultipart(b: ScaleBackend, key: string, body: Buffer): Promise<number> {
   const t0 = nowMs();
   const created = await b.client.send(new CreateMultipartUploadCommand({ Bucket: b.bucket, Key: key, ContentType: 'application/octet-stream' }));
-  const uploadId = created.UploadId!;
+  const uploadId = created.UploadId;
+  if (!uploadId) throw new Error('CreateMultipartUpload answered without an UploadId');
   try {
     const ranges: Array<{ n: number; start: number; end: number }> = [];
     for (let start = 0, n = 1; start < body.length; start += S3_PART_SIZE, n++) ranges.push({ n, start, end: Math.min(start + S3_PART_SIZE, body.length) });
     const parts: Array<{ PartNumber: number; ETag: string }> = [];
-    let next = 0;
+    // One iterator shared by the workers: each range is taken once.
+    const queue = ranges.values();
     const worker = async (): Promise<void> => {
-      while (next < ranges.length) {
-        const r = ranges[next++]!;
+      for (const r of queue) {
         const part = body.subarray(r.start, r.end);
         const out = await b.client.send(new UploadPartCommand({ Bucket: b.bucket, Key: key, UploadId: uploadId, PartNumber: r.n, Body: part, ContentLength: part.length }));
         parts.push({ PartNumber: r.n, ETag: out.ETag ?? '' });

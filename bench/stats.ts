@@ -4,7 +4,9 @@ export function median(xs: readonly number[]): number {
   const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return NaN;
   const mid = Math.floor(v.length / 2);
-  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+  // In range, as v is not empty: `?? NaN` only satisfies the index type.
+  const hi = v[mid] ?? NaN;
+  return v.length % 2 === 1 ? hi : ((v[mid - 1] ?? NaN) + hi) / 2;
 }
 
 /** Nearest-rank percentile (p in 0..100) of an unsorted sample. */
@@ -12,7 +14,7 @@ export function percentile(xs: ArrayLike<number>, p: number): number {
   const v = Float64Array.from(xs as ArrayLike<number>).sort();
   if (v.length === 0) return NaN;
   const rank = Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1));
-  return v[rank]!;
+  return v[rank] ?? NaN;
 }
 
 /** Growable Float64 sample buffer (latencies of hundreds of thousands of requests without boxing). */

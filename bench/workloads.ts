@@ -268,6 +268,12 @@ export interface Ctx {
   log: (msg: string) => void;
 }
 
+/** The push and pull workloads' big blobs, made only when one of those workloads runs. */
+function bigBlobs(ctx: Ctx): BigBlobs {
+  if (!ctx.blobs) throw new Error('the push and pull workloads need the big blobs, which were not made');
+  return ctx.blobs;
+}
+
 // ---------------------------------------------------------------- protocol helpers
 
 function conn(ctx: Ctx, readBufferSize?: number): RawConn {
@@ -351,7 +357,7 @@ async function getFollow(ctx: Ctx, c: RawConn, path: string, headers: Record<str
     for (let hop = 0; hop < 4; hop++) {
       const r = await cur.request(sink ? { method: 'GET', path: p, headers, sink, timeoutMs: 600_000 } : { method: 'GET', path: p, headers });
       if (r.status >= 300 && r.status < 400 && r.headers.has('location')) {
-        const u = new URL(r.headers.get('location')!, `http://${cur.hostHeader}`);
+        const u = new URL(r.headers.get('location') ?? '', `http://${cur.hostHeader}`);
         if (u.protocol !== 'http:') throw new Error(`redirect to ${u.protocol} is not supported by the benchmark`);
         p = u.pathname + u.search;
         if (u.host !== cur.hostHeader) {
@@ -369,17 +375,18 @@ async function getFollow(ctx: Ctx, c: RawConn, path: string, headers: Record<str
   throw new Error(`too many redirects for ${path}`);
 }
 
-/** Runs `count` jobs over `concurrency` keep-alive connections. */
-async function pool(ctx: Ctx, count: number, concurrency: number, job: (i: number, c: RawConn) => Promise<void>): Promise<void> {
-  let next = 0;
+/** Runs one job per item, in order, over `concurrency` keep-alive connections. */
+async function pool<T>(ctx: Ctx, items: readonly T[], concurrency: number, job: (item: T, c: RawConn) => Promise<void>): Promise<void> {
+  // One iterator shared by the workers: each item is taken once, in order.
+  const queue = items.values();
   let failed: Error | null = null;
   const worker = async (): Promise<void> => {
     const c = conn(ctx);
     try {
       while (failed === null) {
-        const i = next++;
-        if (i >= count) return;
-        await job(i, c);
+        const next = queue.next();
+        if (next.done) return;
+        await job(next.value, c);
       }
     } catch (e) {
       failed ??= e as Error;
@@ -387,7 +394,7 @@ async function pool(ctx: Ctx, count: number, concurrency: number, job: (i: numbe
       c.close();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   if (failed) throw failed;
 }
 
@@ -423,16 +430,14 @@ interface Contender {
  * a warmer machine. Records medians, and CPU summed over all of a contender's runs.
  */
 async function interleave(ctx: Ctx, contenders: Contender[], reps: number): Promise<void> {
-  const xs = new Map<string, number[]>(contenders.map((c) => [c.key, []]));
-  const cpu = new Map<string, CpuShares>(contenders.map((c) => [c.key, { wallS: 0, server: 0, client: 0, store: 0, other: 0 }]));
+  const runs = contenders.map((c) => ({ c, xs: [] as number[], cpu: { wallS: 0, server: 0, client: 0, store: 0, other: 0 } satisfies CpuShares }));
   for (let rep = 0; rep < reps; rep++) {
-    const order = (rep + ctx.round) % 2 === 1 ? contenders : [...contenders].reverse();
-    for (const c of order) {
+    const order = (rep + ctx.round) % 2 === 1 ? runs : [...runs].reverse();
+    for (const { c, xs, cpu: a } of order) {
       const m = meter(ctx).start();
       const v = await c.run();
       const r = m.end();
-      xs.get(c.key)!.push(v);
-      const a = cpu.get(c.key)!;
+      xs.push(v);
       // Shares are weighted by wall time: the sum is CPU seconds, divided by total wall time below.
       a.server += r.server * r.wallS;
       a.client += r.client * r.wallS;
@@ -441,9 +446,7 @@ async function interleave(ctx: Ctx, contenders: Contender[], reps: number): Prom
       a.wallS += r.wallS;
     }
   }
-  for (const c of contenders) {
-    const v = xs.get(c.key)!;
-    const a = cpu.get(c.key)!;
+  for (const { c, xs: v, cpu: a } of runs) {
     ctx.metrics[c.key] = median(v);
     recordCpu(ctx, c.phase, { wallS: a.wallS, server: a.server / a.wallS, client: a.client / a.wallS, store: a.store / a.wallS, other: a.other / a.wallS });
     ctx.log(`  ${c.key}: ${v.map((x) => x.toFixed(0)).join(', ')} MB/s`);
@@ -509,8 +512,7 @@ async function pushImages(ctx: Ctx, imgs: ImageBlobs[], record: boolean): Promis
   const ups = [...uploads.values()];
   let cpu = record ? cpuWindow(ctx, 'small_blob_uploads') : null;
   let t0 = nowMs();
-  await pool(ctx, ups.length, cfg.concurrency, async (j, c) => {
-    const u = ups[j]!;
+  await pool(ctx, ups, cfg.concurrency, async (u, c) => {
     await uploadMonolithic(ctx, c, u.repo, [u.data], u.digest);
   });
   let ms = nowMs() - t0;
@@ -522,8 +524,7 @@ async function pushImages(ctx: Ctx, imgs: ImageBlobs[], record: boolean): Promis
   const lat = new Samples();
   cpu = record ? cpuWindow(ctx, 'manifest_put') : null;
   t0 = nowMs();
-  await pool(ctx, imgs.length, cfg.concurrency, async (i, c) => {
-    const im = imgs[i]!;
+  await pool(ctx, imgs, cfg.concurrency, async (im, c) => {
     const s = nowMs();
     await putManifest(c, im.repo, im.tag, im.manifest, im.mediaType, im.digest);
     lat.push(nowMs() - s);
@@ -562,7 +563,7 @@ async function ensureImages(ctx: Ctx): Promise<void> {
 const BIG_REPO = 'bench/big';
 
 async function pushBig(ctx: Ctx, mode: 'mono' | 'chunked', name: string): Promise<number> {
-  const blobs = ctx.blobs!;
+  const blobs = bigBlobs(ctx);
   const v = blobs.variant(name);
   const c = conn(ctx);
   await c.connect();
@@ -589,7 +590,7 @@ async function tagBigRepo(ctx: Ctx, digest: string): Promise<void> {
         schemaVersion: 2,
         mediaType: OCI_MANIFEST,
         config: { mediaType: OCI_CONFIG, digest: configDigest, size: config.length },
-        layers: [{ mediaType: OCI_LAYER, digest, size: ctx.blobs!.size }],
+        layers: [{ mediaType: OCI_LAYER, digest, size: bigBlobs(ctx).size }],
       }),
     );
     await putManifest(c, BIG_REPO, 'latest', manifest, OCI_MANIFEST, sha256(manifest));
@@ -605,7 +606,7 @@ async function tagBigRepo(ctx: Ctx, digest: string): Promise<void> {
  * small warm-up of each path (connections, JIT; objects of 2.5 parts).
  */
 async function wlPushScale(ctx: Ctx, scale: ScaleCtx): Promise<void> {
-  const blobs = ctx.blobs!;
+  const blobs = bigBlobs(ctx);
   const size = blobs.size;
   const body = Buffer.concat([blobs.prefix, blobs.variant('direct').tail]);
   const pin = pinned(ctx, scale);
@@ -655,7 +656,7 @@ async function pushScaleRuns(ctx: Ctx, scale: ScaleCtx, body: Buffer): Promise<v
 export async function wlPush(ctx: Ctx): Promise<void> {
   if (ctx.scale) return wlPushScale(ctx, ctx.scale);
   const { cfg } = ctx;
-  const size = ctx.blobs!.size;
+  const size = bigBlobs(ctx).size;
   const mono: number[] = [];
   const chunked: number[] = [];
   // Interleave the two modes so neither gets systematically warmer page cache.
@@ -670,7 +671,7 @@ export async function wlPush(ctx: Ctx): Promise<void> {
   }
   ctx.metrics['push_mono_MBps'] = median(mono);
   ctx.metrics['push_chunked_MBps'] = median(chunked);
-  ctx.state.pullBlob = { repo: BIG_REPO, digest: ctx.blobs!.variant('mono-0').digest, size };
+  ctx.state.pullBlob = { repo: BIG_REPO, digest: bigBlobs(ctx).variant('mono-0').digest, size };
   await tagBigRepo(ctx, ctx.state.pullBlob.digest);
 }
 
@@ -678,7 +679,8 @@ async function ensurePullBlob(ctx: Ctx): Promise<{ repo: string; digest: string;
   if (!ctx.state.pullBlob) {
     ctx.log('  setup: pushing the pull blob');
     await pushBig(ctx, 'mono', 'mono-0');
-    ctx.state.pullBlob = { repo: BIG_REPO, digest: ctx.blobs!.variant('mono-0').digest, size: ctx.blobs!.size };
+    const blobs = bigBlobs(ctx);
+    ctx.state.pullBlob = { repo: BIG_REPO, digest: blobs.variant('mono-0').digest, size: blobs.size };
     await tagBigRepo(ctx, ctx.state.pullBlob.digest);
   }
   return ctx.state.pullBlob;
@@ -758,7 +760,8 @@ async function pullScaleRuns(ctx: Ctx, scale: ScaleCtx, pin: CorePinning): Promi
   if (stored === null || (await objectSize(bk, stored)) !== b.size) {
     // Not where Berth's metadata says: read an identical copy instead (same size and bytes).
     key = 'bench-direct/pull-copy';
-    await directPut(bk, key, Buffer.concat([ctx.blobs!.prefix, ctx.blobs!.variant('mono-0').tail]));
+    const blobs = bigBlobs(ctx);
+    await directPut(bk, key, Buffer.concat([blobs.prefix, blobs.variant('mono-0').tail]));
     ctx.notes.push(`direct S3 GET read a copy of the blob: Berth's object ${stored ?? '(no blob record)'} was not found`);
   }
   const rawDirect = async (streams: number): Promise<number> => {
@@ -834,7 +837,7 @@ export async function wlManifestPush(ctx: Ctx): Promise<void> {
   if (ctx.state.images.length > 0) throw new Error('manifest-push must run before other image pushes');
   await pushImages(ctx, imageSet(ctx), true);
   ctx.log(
-    `  ${ctx.cfg.images} images: blobs ${ctx.metrics['small_blob_uploads_per_s']!.toFixed(0)}/s, manifests ${ctx.metrics['manifest_put_per_s']!.toFixed(0)}/s`,
+    `  ${ctx.cfg.images} images: blobs ${(ctx.metrics['small_blob_uploads_per_s'] ?? NaN).toFixed(0)}/s, manifests ${(ctx.metrics['manifest_put_per_s'] ?? NaN).toFixed(0)}/s`,
   );
 }
 
@@ -968,8 +971,9 @@ async function ensureTags(ctx: Ctx): Promise<{ repo: string; count: number }> {
   // Every tag points at the same manifest: the tag count, not manifest count, is what the list scales with.
   const cpu = cpuWindow(ctx, 'tag_put');
   const t0 = nowMs();
-  await pool(ctx, cfg.tags - 1, cfg.concurrency, async (i, c) => {
-    await putManifest(c, repo, `t${String(i + 1).padStart(5, '0')}`, im.manifest, im.mediaType, im.digest);
+  const tagNumbers = Array.from({ length: Math.max(0, cfg.tags - 1) }, (_, i) => i + 1);
+  await pool(ctx, tagNumbers, cfg.concurrency, async (n, c) => {
+    await putManifest(c, repo, `t${String(n).padStart(5, '0')}`, im.manifest, im.mediaType, im.digest);
   });
   const ms = nowMs() - t0;
   cpu.end();
@@ -1043,8 +1047,7 @@ async function ensureCatalogRepos(ctx: Ctx): Promise<void> {
     if (!state.repos.has(repo)) repos.push(repo);
   }
   let uploaded = 0;
-  await pool(ctx, repos.length, cfg.concurrency, async (i, c) => {
-    const repo = repos[i]!;
+  await pool(ctx, repos, cfg.concurrency, async (repo, c) => {
     if (!(await mountBlob(ctx, c, repo, seedRepo, seed.config, seed.configDigest))) uploaded++;
     if (!(await mountBlob(ctx, c, repo, seedRepo, seed.layer, seed.layerDigest))) uploaded++;
     await putManifest(c, repo, 'latest', seed.manifest, seed.mediaType, seed.digest);
