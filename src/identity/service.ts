@@ -6,7 +6,6 @@ import type {
 } from '../metadata/index.js';
 import {
   createTokenSchema, createUserSchema, grantKeySchema, grantSchema, nameSchema, parseInput, passwordSchema, updateUserSchema, visibilitySchema,
-  type CreateTokenInput, type CreateUserInput, type GrantInput, type GrantKeyInput, type UpdateUserInput, type VisibilityInput,
 } from './schemas.js';
 
 /** A user as shown to clients: never the password hash. */
@@ -63,6 +62,11 @@ function tokenView(t: AccessTokenRecord): AccessTokenView {
 
 const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
 
+/** A field of an input not validated yet, for the audit record of an attempt that may fail validation. */
+function field(input: unknown, key: string): unknown {
+  return typeof input === 'object' && input !== null ? (input as Record<string, unknown>)[key] : undefined;
+}
+
 /** Whether a password looks like an access token, so the authenticator tries the token path. */
 export function isAccessTokenSecret(password: string): boolean {
   return password.startsWith(TOKEN_PREFIX);
@@ -71,7 +75,10 @@ export function isAccessTokenSecret(password: string): boolean {
 /**
  * Users, organizations, teams, memberships, grants, visibility and access
  * tokens: the one implementation behind the management API, the CLI and the
- * authenticator. Validates every input (BERTH_INVALID), reports missing
+ * authenticator. Validates every input (BERTH_INVALID): methods that take
+ * a request body take it as `unknown` and parse it with its schema from
+ * schemas.ts, so callers (HTTP handlers, CLI) pass what they have, uncast.
+ * Reports missing
  * things as BERTH_NOT_FOUND and duplicates as BERTH_CONFLICT. Passwords and
  * token secrets are hashed here and never returned, logged or stored in the clear.
  */
@@ -114,11 +121,12 @@ export class IdentityService {
 
   // Users
 
-  createUser(input: CreateUserInput): Promise<UserView> {
-    return this.audited('user.create', String(input?.name), { admin: input?.admin ?? false }, () => this.doCreateUser(input));
+  /** `input`: createUserSchema. */
+  createUser(input: unknown): Promise<UserView> {
+    return this.audited('user.create', String(field(input, 'name')), { admin: field(input, 'admin') ?? false }, () => this.doCreateUser(input));
   }
 
-  private async doCreateUser(input: CreateUserInput): Promise<UserView> {
+  private async doCreateUser(input: unknown): Promise<UserView> {
     const { name, password, admin } = parseInput(createUserSchema, input);
     if (await this.store.organizationExists(name)) throw new RegistryError('BERTH_CONFLICT', `an organization is named ${name}; users and organizations share one namespace`);
     const record: UserRecord = { name, passwordHash: await bcrypt.hash(password, this.cost), isAdmin: admin ?? false, disabled: false, createdAt: this.now() };
@@ -134,11 +142,14 @@ export class IdentityService {
     return (await this.store.listUsers()).map(userView);
   }
 
-  updateUser(name: string, input: UpdateUserInput): Promise<UserView> {
-    return this.audited('user.update', name, { fields: Object.keys(input ?? {}).sort(), ...(input?.admin !== undefined ? { admin: input.admin } : {}), ...(input?.disabled !== undefined ? { disabled: input.disabled } : {}) }, () => this.doUpdateUser(name, input));
+  /** `input`: updateUserSchema. */
+  updateUser(name: string, input: unknown): Promise<UserView> {
+    const admin = field(input, 'admin');
+    const disabled = field(input, 'disabled');
+    return this.audited('user.update', name, { fields: Object.keys(input ?? {}).sort(), ...(admin !== undefined ? { admin } : {}), ...(disabled !== undefined ? { disabled } : {}) }, () => this.doUpdateUser(name, input));
   }
 
-  private async doUpdateUser(name: string, input: UpdateUserInput): Promise<UserView> {
+  private async doUpdateUser(name: string, input: unknown): Promise<UserView> {
     const patch = parseInput(updateUserSchema, input);
     await this.requireUser(name);
     await this.store.updateUser(name, {
@@ -182,12 +193,13 @@ export class IdentityService {
 
   // Organizations and teams
 
-  createOrganization(name: string): Promise<{ name: string }> {
-    return this.audited('org.create', String(name), null, () => this.doCreateOrganization(name));
+  /** `input`: nameSchema. */
+  createOrganization(input: unknown): Promise<{ name: string }> {
+    return this.audited('org.create', String(input), null, () => this.doCreateOrganization(input));
   }
 
-  private async doCreateOrganization(name: string): Promise<{ name: string }> {
-    parseInput(nameSchema, name);
+  private async doCreateOrganization(input: unknown): Promise<{ name: string }> {
+    const name = parseInput(nameSchema, input);
     if (await this.store.getUser(name)) throw new RegistryError('BERTH_CONFLICT', `a user is named ${name}; users and organizations share one namespace`);
     if (!(await this.store.createOrganization(name, this.now()))) throw new RegistryError('BERTH_CONFLICT', `organization ${name} already exists`);
     return { name };
@@ -205,12 +217,13 @@ export class IdentityService {
     if (!(await this.store.deleteOrganization(name))) throw this.notFound('organization', name);
   }
 
-  createTeam(org: string, team: string): Promise<{ org: string; name: string }> {
-    return this.audited('team.create', `${org}/${String(team)}`, null, () => this.doCreateTeam(org, team));
+  /** `input`: nameSchema, the team's name in `org`. */
+  createTeam(org: string, input: unknown): Promise<{ org: string; name: string }> {
+    return this.audited('team.create', `${org}/${String(input)}`, null, () => this.doCreateTeam(org, input));
   }
 
-  private async doCreateTeam(org: string, team: string): Promise<{ org: string; name: string }> {
-    parseInput(nameSchema, team);
+  private async doCreateTeam(org: string, input: unknown): Promise<{ org: string; name: string }> {
+    const team = parseInput(nameSchema, input);
     await this.requireOrganization(org);
     if (!(await this.store.createTeam(org, team, this.now()))) throw new RegistryError('BERTH_CONFLICT', `team ${org}/${team} already exists`);
     return { org, name: team };
@@ -271,22 +284,24 @@ export class IdentityService {
 
   // Grants and visibility
 
-  grant(input: GrantInput): Promise<GrantRecord> {
-    return this.audited('grant.put', `${String(input?.subjectKind)}:${String(input?.subject)}`, { resourceKind: input?.resourceKind, resource: input?.resource, role: input?.role }, () => this.doGrant(input));
+  /** `input`: grantSchema. */
+  grant(input: unknown): Promise<GrantRecord> {
+    return this.audited('grant.put', `${String(field(input, 'subjectKind'))}:${String(field(input, 'subject'))}`, { resourceKind: field(input, 'resourceKind'), resource: field(input, 'resource'), role: field(input, 'role') }, () => this.doGrant(input));
   }
 
-  private async doGrant(input: GrantInput): Promise<GrantRecord> {
+  private async doGrant(input: unknown): Promise<GrantRecord> {
     const g = parseInput(grantSchema, input);
     await this.requireSubject(g.subjectKind, g.subject);
     await this.store.putGrant(g);
     return g;
   }
 
-  revokeGrant(input: GrantKeyInput): Promise<void> {
-    return this.audited('grant.delete', `${String(input?.subjectKind)}:${String(input?.subject)}`, { resourceKind: input?.resourceKind, resource: input?.resource }, () => this.doRevokeGrant(input));
+  /** `input`: grantKeySchema. */
+  revokeGrant(input: unknown): Promise<void> {
+    return this.audited('grant.delete', `${String(field(input, 'subjectKind'))}:${String(field(input, 'subject'))}`, { resourceKind: field(input, 'resourceKind'), resource: field(input, 'resource') }, () => this.doRevokeGrant(input));
   }
 
-  private async doRevokeGrant(input: GrantKeyInput): Promise<void> {
+  private async doRevokeGrant(input: unknown): Promise<void> {
     const k = parseInput(grantKeySchema, input);
     if (!(await this.store.deleteGrant(k))) throw this.notFound('grant', `${k.subjectKind}:${k.subject} on ${k.resourceKind}:${k.resource}`);
   }
@@ -295,11 +310,12 @@ export class IdentityService {
     return this.store.listGrants(filter);
   }
 
-  setVisibility(input: VisibilityInput): Promise<VisibilityRecord> {
-    return this.audited('visibility.set', `${String(input?.resourceKind)}:${String(input?.resource)}`, { public: input?.public }, () => this.doSetVisibility(input));
+  /** `input`: visibilitySchema. */
+  setVisibility(input: unknown): Promise<VisibilityRecord> {
+    return this.audited('visibility.set', `${String(field(input, 'resourceKind'))}:${String(field(input, 'resource'))}`, { public: field(input, 'public') }, () => this.doSetVisibility(input));
   }
 
-  private async doSetVisibility(input: VisibilityInput): Promise<VisibilityRecord> {
+  private async doSetVisibility(input: unknown): Promise<VisibilityRecord> {
     const v = parseInput(visibilitySchema, input);
     await this.store.setVisibility(v.resourceKind, v.resource, v.public);
     return { kind: v.resourceKind, resource: v.resource, isPublic: v.public };
@@ -314,13 +330,14 @@ export class IdentityService {
   /**
    * Creates a token for `user`. The secret (`berth_<id>_<secret>`) is in the
    * result this once and never again: only its SHA-256 is stored.
+   * `input`: createTokenSchema.
    */
-  createToken(user: string, input: CreateTokenInput): Promise<{ token: AccessTokenView; secret: string }> {
+  createToken(user: string, input: unknown): Promise<{ token: AccessTokenView; secret: string }> {
     // The detail names the token, never its secret.
-    return this.audited('token.create', user, { name: input?.name, scopes: input?.scopes, expiresInDays: input?.expiresInDays }, () => this.doCreateToken(user, input));
+    return this.audited('token.create', user, { name: field(input, 'name'), scopes: field(input, 'scopes'), expiresInDays: field(input, 'expiresInDays') }, () => this.doCreateToken(user, input));
   }
 
-  private async doCreateToken(user: string, input: CreateTokenInput): Promise<{ token: AccessTokenView; secret: string }> {
+  private async doCreateToken(user: string, input: unknown): Promise<{ token: AccessTokenView; secret: string }> {
     const t = parseInput(createTokenSchema, input);
     await this.requireUser(user);
     const id = randomBytes(8).toString('hex');

@@ -16,14 +16,14 @@ const resourceOf = (r: string) => pair(r, 'the resource', ['repository', 'namesp
 export async function grantAdd(subject: string, resource: string, role: string, flags: IdentityFlags): Promise<void> {
   const [subjectKind, s] = subjectOf(subject);
   const [resourceKind, r] = resourceOf(resource);
-  const g = await withIdentity(flags, (id) => id.grant({ subjectKind, subject: s, resourceKind, resource: r, role } as never));
+  const g = await withIdentity(flags, (id) => id.grant({ subjectKind, subject: s, resourceKind, resource: r, role }));
   output(flags, g, `${subject} has ${role} on ${resource}`);
 }
 
 export async function grantRemove(subject: string, resource: string, flags: IdentityFlags): Promise<void> {
   const [subjectKind, s] = subjectOf(subject);
   const [resourceKind, r] = resourceOf(resource);
-  await withIdentity(flags, (id) => id.revokeGrant({ subjectKind, subject: s, resourceKind, resource: r } as never));
+  await withIdentity(flags, (id) => id.revokeGrant({ subjectKind, subject: s, resourceKind, resource: r }));
   output(flags, { removed: { subject, resource } }, `removed the grant of ${subject} on ${resource}`);
 }
 
@@ -36,6 +36,6 @@ export async function grantList(flags: IdentityFlags & { subject?: string }): Pr
 /** `berth grant public namespace:acme [--private]` */
 export async function grantPublic(resource: string, flags: IdentityFlags & { private?: boolean }): Promise<void> {
   const [resourceKind, r] = resourceOf(resource);
-  const v = await withIdentity(flags, (id) => id.setVisibility({ resourceKind, resource: r, public: !flags.private } as never));
+  const v = await withIdentity(flags, (id) => id.setVisibility({ resourceKind, resource: r, public: !flags.private }));
   output(flags, v, `${resource} is ${v.isPublic ? 'public' : 'private'}`);
 }

@@ -12,7 +12,7 @@ function parseScope(s: string): { type: string; name: string; actions: string[] 
 export async function tokenCreate(user: string, flags: IdentityFlags & { name: string; scope: string[]; expiresDays?: string }): Promise<void> {
   if (flags.scope.length === 0) throw new ExitError('give at least one --scope, e.g. --scope repository:acme/app:pull', 2);
   const expiresInDays = flags.expiresDays === undefined ? undefined : Number(flags.expiresDays);
-  const { token, secret } = await withIdentity(flags, (id) => id.createToken(user, { name: flags.name, scopes: flags.scope.map(parseScope) as never, ...(expiresInDays !== undefined ? { expiresInDays } : {}) }));
+  const { token, secret } = await withIdentity(flags, (id) => id.createToken(user, { name: flags.name, scopes: flags.scope.map(parseScope), ...(expiresInDays !== undefined ? { expiresInDays } : {}) }));
   output(flags, { ...token, secret }, `created token ${token.id} (${token.name}) for ${user}${token.expiresAt ? `, expires ${token.expiresAt}` : ''}\n${secret}\n(shown once; use it as the password: docker login -u ${user} --password-stdin)`);
 }
 
@@ -37,7 +37,7 @@ export async function bundleCreate(user: string, flags: IdentityFlags & { host: 
   const expiresInDays = flags.expiresDays === undefined ? undefined : Number(flags.expiresDays);
   const bundle = await withIdentity(flags, (id) => createClientBundle(id, {
     user, registryHost: flags.host, caCertificate,
-    scopes: flags.scope.length > 0 ? (flags.scope.map(parseScope) as never) : undefined,
+    scopes: flags.scope.length > 0 ? flags.scope.map(parseScope) : undefined,
     expiresInDays,
   }));
   const out = flags.out ?? `berth-bundle-${user}.tar.gz`;

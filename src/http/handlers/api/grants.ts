@@ -15,14 +15,14 @@ export async function listGrants({ ctx, identity }: ApiCall): Promise<void> {
 
 /** POST /api/v1/grants {subjectKind, subject, resourceKind, resource, role}: creates or changes the role. */
 export async function createGrant({ ctx, identity }: ApiCall): Promise<void> {
-  sendJson(ctx.res, 200, await identity.grant((await readObject(ctx)) as never));
+  sendJson(ctx.res, 200, await identity.grant(await readObject(ctx)));
 }
 
 /** DELETE /api/v1/grants?subjectKind=&subject=&resourceKind=&resource= */
 export async function deleteGrant({ ctx, identity }: ApiCall): Promise<void> {
   const q = ctx.url.searchParams;
   await identity.revokeGrant({
-    subjectKind: q.get('subjectKind') as never, subject: q.get('subject') as never, resourceKind: q.get('resourceKind') as never, resource: q.get('resource') as never,
+    subjectKind: q.get('subjectKind'), subject: q.get('subject'), resourceKind: q.get('resourceKind'), resource: q.get('resource'),
   });
   sendEmpty(ctx.res, 204);
 }
@@ -33,5 +33,5 @@ export async function listVisibility({ ctx, identity }: ApiCall): Promise<void> 
 
 /** PUT /api/v1/visibility {resourceKind, resource, public} */
 export async function putVisibility({ ctx, identity }: ApiCall): Promise<void> {
-  sendJson(ctx.res, 200, await identity.setVisibility((await readObject(ctx)) as never));
+  sendJson(ctx.res, 200, await identity.setVisibility(await readObject(ctx)));
 }

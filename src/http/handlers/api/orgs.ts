@@ -7,7 +7,7 @@ export async function listOrgs({ ctx, identity }: ApiCall): Promise<void> {
 
 export async function createOrg({ ctx, identity }: ApiCall): Promise<void> {
   const body = await readObject(ctx);
-  sendJson(ctx.res, 201, await identity.createOrganization(body.name as string));
+  sendJson(ctx.res, 201, await identity.createOrganization(body.name));
 }
 
 export async function getOrg({ ctx, identity, param }: ApiCall): Promise<void> {
@@ -26,7 +26,7 @@ export async function listTeams({ ctx, identity, param }: ApiCall): Promise<void
 
 export async function createTeam({ ctx, identity, param }: ApiCall): Promise<void> {
   const body = await readObject(ctx);
-  sendJson(ctx.res, 201, await identity.createTeam(param('org'), body.name as string));
+  sendJson(ctx.res, 201, await identity.createTeam(param('org'), body.name));
 }
 
 export async function getTeam({ ctx, identity, param }: ApiCall): Promise<void> {

@@ -19,7 +19,7 @@ export async function listTokens(call: ApiCall): Promise<void> {
 /** The secret is in this response only; it is never shown again. */
 export async function createToken(call: ApiCall): Promise<void> {
   const body = await readObject(call.ctx);
-  const { token, secret } = await call.identity.createToken(owner(call), body as never);
+  const { token, secret } = await call.identity.createToken(owner(call), body);
   sendJson(call.ctx.res, 201, { ...token, secret }, NO_STORE);
 }
 

@@ -13,8 +13,7 @@ export async function listUsers({ ctx, identity }: ApiCall): Promise<void> {
 }
 
 export async function createUser({ ctx, identity }: ApiCall): Promise<void> {
-  const body = await readObject(ctx);
-  sendJson(ctx.res, 201, await identity.createUser(body as never), NO_STORE);
+  sendJson(ctx.res, 201, await identity.createUser(await readObject(ctx)), NO_STORE);
 }
 
 /** Administrators see anyone; a user sees itself. */
@@ -34,7 +33,7 @@ export async function updateUser({ ctx, identity, caller, param }: ApiCall): Pro
   if (caller.name === name && (body.admin === false || body.disabled === true)) {
     throw new RegistryError('BERTH_CONFLICT', 'administrators cannot demote or disable themselves; ask another administrator');
   }
-  sendJson(ctx.res, 200, await identity.updateUser(name, body as never), NO_STORE);
+  sendJson(ctx.res, 200, await identity.updateUser(name, body), NO_STORE);
 }
 
 export async function deleteUser({ ctx, identity, caller, param }: ApiCall): Promise<void> {
