@@ -28,6 +28,14 @@ export interface Principal {
    * namespaces (`namespace`). The policy intersects them with the user's grants.
    */
   scopes?: readonly PrincipalScope[] | undefined;
+  /**
+   * The login session this principal came from, when its authenticator
+   * can revoke sessions (users from Berth's database): a stamp of the
+   * user's credentials, or the access token used. Tokens carry it, and a
+   * token whose session ended (password changed, user disabled or deleted,
+   * access token revoked) stops working at once.
+   */
+  session?: string | undefined;
 }
 
 export interface PrincipalScope {

@@ -13,6 +13,14 @@ export interface Authenticator {
   login(username: string, password: string, remoteAddress: string): Promise<Principal | null>;
   /** Whether the user still exists (refresh tokens are refused once it is gone). */
   exists(username: string): Promise<boolean>;
+  /**
+   * Whether a login session is still valid (see Principal.session); absent
+   * when this authenticator cannot revoke sessions, and then only
+   * `exists` is checked.
+   */
+  sessionValid?(username: string, session: string): Promise<boolean>;
+  /** Subscribes to the end of a user's sessions on this instance. */
+  onSessionsEnded?(fn: (user: string) => void): void;
 }
 
 export class HtpasswdAuthenticator implements Authenticator {

@@ -5,6 +5,7 @@ import { bearerToken, parseBasic } from './basic.js';
 import type { AccessPolicy } from './policy.js';
 import { covers, formatScope } from './scope.js';
 import { TokenInvalidError, verifyToken, type VerificationKeys } from './tokens.js';
+import { LRUCache } from 'lru-cache';
 
 function quoted(v: string): string {
   return v.replace(/["\\\r\n]/g, '');
@@ -46,12 +47,26 @@ export class BasicAccessController implements AccessController {
   }
 }
 
+/** Checks that the login session a token belongs to is still valid (users from Berth's database). */
+export interface SessionCheck {
+  sessionValid(username: string, session: string): Promise<boolean>;
+  /** Subscribes to the end of a user's sessions on this instance (cached answers are then dropped at once). */
+  onSessionsEnded?(fn: (user: string) => void): void;
+}
+
 export interface BearerOptions {
   /** Token endpoint; when unset, Berth's own `<base>/auth/token`. */
   realm: string | undefined;
   service: string;
   issuer: string;
   keys: VerificationKeys;
+  /**
+   * When Berth issues tokens for users from its database: every token with a
+   * subject must name a session that is still valid. Answers are cached for
+   * one second, so a revocation takes effect within a second everywhere,
+   * for one indexed lookup per user per second.
+   */
+  sessions?: SessionCheck | undefined;
 }
 
 /**
@@ -61,7 +76,25 @@ export interface BearerOptions {
  * anonymous one is 401 with `error="insufficient_scope"`.
  */
 export class BearerAccessController implements AccessController {
-  constructor(private readonly options: BearerOptions) {}
+  private readonly sessionCache = new LRUCache<string, boolean>({ max: 10_000, ttl: 1000 });
+
+  constructor(private readonly options: BearerOptions) {
+    options.sessions?.onSessionsEnded?.((user) => {
+      for (const key of this.sessionCache.keys()) if (key.startsWith(`${user}\n`)) this.sessionCache.delete(key);
+    });
+  }
+
+  private async sessionValid(subject: string, session: string | undefined): Promise<boolean> {
+    const sessions = this.options.sessions;
+    if (!sessions) return true;
+    if (!session) return false;
+    const key = `${subject}\n${session}`;
+    const cached = this.sessionCache.get(key);
+    if (cached !== undefined) return cached;
+    const valid = await sessions.sessionValid(subject, session);
+    this.sessionCache.set(key, valid);
+    return valid;
+  }
 
   private challenge(req: AuthRequest, access: readonly AccessRequest[], error?: string): string {
     const realm = this.options.realm ?? `${req.baseUrl}/auth/token`;
@@ -83,7 +116,10 @@ export class BearerAccessController implements AccessController {
       if (err instanceof TokenInvalidError) throw unauthorized(`${err.reason === 'expired' ? 'token expired' : 'invalid token'}`, 'invalid_token');
       throw err;
     }
-    const principal: Principal = claims.subject ? { kind: claims.accessTokenLogin ? 'token' : 'user', name: claims.subject } : { kind: 'anonymous', name: null };
+    if (claims.subject && !(await this.sessionValid(claims.subject, claims.session))) {
+      throw unauthorized('the session this token belongs to has ended (password changed, user disabled or deleted, or access token revoked); log in again', 'invalid_token');
+    }
+    const principal: Principal = claims.subject ? { kind: claims.accessTokenLogin ? 'token' : 'user', name: claims.subject, session: claims.session } : { kind: 'anonymous', name: null };
     if (!covers(claims.access, access)) {
       if (principal.kind === 'anonymous') throw unauthorized('authentication required', 'insufficient_scope');
       throw new RegistryError('DENIED', undefined, { detail: detail(access) });

@@ -92,7 +92,14 @@ export async function createAuth(config: AuthConfig, options: AuthOptions = {}):
     });
   }
   return {
-    access: new BearerAccessController({ realm: config.realm, service: config.service, issuer: config.issuer, keys: { own: own ? [own] : [], bundle } }),
+    access: new BearerAccessController({
+      realm: config.realm, service: config.service, issuer: config.issuer, keys: { own: own ? [own] : [], bundle },
+      // Users from the database can be revoked: tokens must name a live session.
+      sessions: config.database && users?.sessionValid ? {
+        sessionValid: (u, s) => (users as Authenticator).sessionValid?.(u, s) ?? Promise.resolve(false),
+        onSessionsEnded: (fn) => (users as Authenticator).onSessionsEnded?.(fn),
+      } : undefined,
+    }),
     limiter,
     authenticator: users ?? null,
     tokens,

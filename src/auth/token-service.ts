@@ -83,10 +83,11 @@ export class TokenService {
     const { token, issuedAt, expiresIn } = await issueToken(this.o.key, {
       issuer: this.o.issuer, subject: principal.name ?? '', audience: this.o.service, access, ttlSeconds: this.o.ttlSeconds,
       accessTokenLogin: principal.kind === 'token',
+      session: principal.session,
     });
     const res: TokenResponse = { token, access_token: token, expires_in: expiresIn, issued_at: issuedAt.toISOString() };
     if (req.offline && principal.kind === 'user' && principal.name) {
-      res.refresh_token = req.refreshToken ?? (await this.refreshTokenFor(principal.name));
+      res.refresh_token = req.refreshToken ?? (await this.refreshTokenFor(principal.name, principal.session));
     }
     return res;
   }
@@ -132,9 +133,10 @@ export class TokenService {
     return out;
   }
 
-  private async refreshTokenFor(username: string): Promise<string> {
+  /** A refresh token bound to the login session: a password change or a disabled user ends it. */
+  private async refreshTokenFor(username: string, session: string | undefined): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({})
+    return new SignJWT(session ? { berth_session: session } : {})
       .setProtectedHeader({ alg: this.o.key.alg, kid: this.o.key.kid, typ: 'JWT' })
       .setIssuer(this.o.issuer).setSubject(username).setAudience(this.refreshAudience)
       .setIssuedAt(now).setExpirationTime(now + this.o.refreshTtlSeconds).setJti(randomUUID())
@@ -144,7 +146,13 @@ export class TokenService {
   private async principalOfRefreshToken(token: string): Promise<Principal> {
     try {
       const { payload } = await jwtVerify(token, this.o.key.publicKey, { issuer: this.o.issuer, audience: this.refreshAudience, algorithms: [this.o.key.alg] });
-      if (payload.sub && (await this.o.authenticator.exists(payload.sub))) return { kind: 'user', name: payload.sub };
+      const session = typeof payload.berth_session === 'string' ? payload.berth_session : undefined;
+      const { authenticator } = this.o;
+      if (payload.sub && authenticator.sessionValid) {
+        if (session && (await authenticator.sessionValid(payload.sub, session))) return { kind: 'user', name: payload.sub, session };
+      } else if (payload.sub && (await authenticator.exists(payload.sub))) {
+        return { kind: 'user', name: payload.sub };
+      }
     } catch {
       // fall through: any failure is the same answer
     }

@@ -17,13 +17,15 @@ export interface TokenClaims {
   expiresAt: number;
   /** Issued to a login with an access token (claim `berth_login: "token"`): the subject is not a full user session. */
   accessTokenLogin: boolean;
+  /** The login session it belongs to (claim `berth_session`), when the issuer can revoke sessions. */
+  session: string | undefined;
 }
 
 export const ALLOWED_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'EdDSA'];
 
-export async function issueToken(key: SigningKey, c: { issuer: string; subject: string; audience: string; access: AccessRequest[]; ttlSeconds: number; accessTokenLogin?: boolean }): Promise<{ token: string; issuedAt: Date; expiresIn: number }> {
+export async function issueToken(key: SigningKey, c: { issuer: string; subject: string; audience: string; access: AccessRequest[]; ttlSeconds: number; accessTokenLogin?: boolean; session?: string | undefined }): Promise<{ token: string; issuedAt: Date; expiresIn: number }> {
   const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({ access: c.access, ...(c.accessTokenLogin ? { berth_login: 'token' } : {}) })
+  const token = await new SignJWT({ access: c.access, ...(c.accessTokenLogin ? { berth_login: 'token' } : {}), ...(c.session ? { berth_session: c.session } : {}) })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
     .setIssuer(c.issuer)
     .setSubject(c.subject)
@@ -121,6 +123,7 @@ export async function verifyToken(token: string, keys: VerificationKeys, expect:
     access: parseAccessClaim(payload.access),
     expiresAt: (payload.exp ?? 0) * 1000,
     accessTokenLogin: payload.berth_login === 'token',
+    session: typeof payload.berth_session === 'string' ? payload.berth_session : undefined,
   };
 }
 

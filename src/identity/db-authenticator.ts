@@ -1,7 +1,13 @@
 import { RegistryError } from '../errors/index.js';
 import type { Authenticator, LoginLimiter, Principal } from '../auth/index.js';
 import type { AuditStore } from '../metadata/index.js';
+import { createHash } from 'node:crypto';
 import { isAccessTokenSecret, type IdentityService } from './service.js';
+
+/** A short, non-reversible stamp of a user's credentials: it changes with the password. */
+function credentialStamp(passwordHash: string): string {
+  return createHash('sha256').update(passwordHash).digest('base64url').slice(0, 22);
+}
 
 /**
  * Logins against Berth's database: a user's password, or one of the user's
@@ -29,11 +35,14 @@ export class DbAuthenticator implements Authenticator {
     if (isAccessTokenSecret(password)) {
       const token = await this.identity.verifyToken(username, password);
       if (token) {
-        principal = { kind: 'token', name: username, scopes: token.scopes };
+        principal = { kind: 'token', name: username, scopes: token.scopes, session: `t:${token.id}` };
         detail = { method: 'token', token: token.id };
       }
     }
-    if (!principal && (await this.identity.verifyPassword(username, password))) principal = { kind: 'user', name: username };
+    if (!principal) {
+      const user = await this.identity.verifyPassword(username, password);
+      if (user) principal = { kind: 'user', name: username, session: `u:${credentialStamp(user.passwordHash)}` };
+    }
     if (principal) {
       this.limiter.succeed(username, remoteAddress);
       await this.record(username, remoteAddress, 'success', detail);
@@ -46,5 +55,22 @@ export class DbAuthenticator implements Authenticator {
 
   exists(username: string): Promise<boolean> {
     return this.identity.isActiveUser(username);
+  }
+
+  /**
+   * `u:<stamp>`: the user is enabled and its password unchanged since the
+   * login. `t:<id>`: the access token used is neither revoked nor expired,
+   * and its user is enabled.
+   */
+  onSessionsEnded(fn: (user: string) => void): void {
+    this.identity.onSessionsEnded(fn);
+  }
+
+  async sessionValid(username: string, session: string): Promise<boolean> {
+    const user = await this.identity.getUserRecord(username);
+    if (!user || user.disabled) return false;
+    if (session.startsWith('u:')) return session.slice(2) === credentialStamp(user.passwordHash);
+    if (session.startsWith('t:')) return this.identity.isLiveToken(username, session.slice(2));
+    return false;
   }
 }

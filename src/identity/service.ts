@@ -37,6 +37,8 @@ export interface IdentityServiceOptions {
   audit?: AuditStore | undefined;
   /** Who makes the changes (see `as`). */
   actor?: Actor | undefined;
+  /** Told when a user's sessions end (shared by every `as` view; see onSessionsEnded). */
+  sessionListeners?: Set<(user: string) => void>;
 }
 
 /** Who acts, for the audit log. */
@@ -91,10 +93,23 @@ export class IdentityService {
   private dummyHash: string | undefined;
 
   constructor(options: IdentityServiceOptions) {
-    this.options = options;
+    this.options = { ...options, sessionListeners: options.sessionListeners ?? new Set() };
     this.store = options.store;
     this.cost = options.bcryptCost ?? 10;
     this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Calls `fn` with a user's name whenever that user's login sessions end
+   * on this instance: a password change, disabling, deletion, or one of its
+   * access tokens revoked. Token caches use it to forget the user at once.
+   */
+  onSessionsEnded(fn: (user: string) => void): void {
+    this.options.sessionListeners?.add(fn);
+  }
+
+  private sessionsEnded(user: string): void {
+    for (const fn of this.options.sessionListeners ?? []) fn(user);
   }
 
   /** The same services, recording `actor` as the author of every change. */
@@ -157,6 +172,7 @@ export class IdentityService {
       ...(patch.admin !== undefined ? { isAdmin: patch.admin } : {}),
       ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
     });
+    if (patch.password !== undefined || patch.disabled === true) this.sessionsEnded(name);
     return this.getUser(name);
   }
 
@@ -171,6 +187,7 @@ export class IdentityService {
 
   private async doDeleteUser(name: string): Promise<void> {
     if (!(await this.store.deleteUser(name))) throw this.notFound('user', name);
+    this.sessionsEnded(name);
   }
 
   /** The user if the password is right and the user is enabled; null otherwise (same time either way). */
@@ -189,6 +206,12 @@ export class IdentityService {
 
   async getUserRecord(name: string): Promise<UserRecord | null> {
     return this.store.getUser(name);
+  }
+
+  /** Whether access token `id` of `user` may still be used: not revoked, not expired. */
+  async isLiveToken(user: string, id: string): Promise<boolean> {
+    const t = await this.store.getAccessToken(id);
+    return t !== null && t.user === user && t.revokedAt === null && (t.expiresAt === null || t.expiresAt > this.now());
   }
 
   // Organizations and teams
@@ -365,6 +388,7 @@ export class IdentityService {
     const t = await this.store.getAccessToken(id);
     if (!t || t.user !== user) throw this.notFound('token', id);
     if (!(await this.store.revokeAccessToken(id, this.now()))) throw new RegistryError('BERTH_CONFLICT', `token ${id} is already revoked`);
+    this.sessionsEnded(user);
   }
 
   /**
