@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import { LRUCache } from 'lru-cache';
 import { bcryptPool, type BcryptPool } from './bcrypt-pool.js';
 
 /** An htpasswd line Berth cannot use, reported at warn level at every load. */
@@ -48,7 +49,8 @@ const BCRYPT = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 export class HtpasswdFile {
   private users = new Map<string, string>();
   private weak = new Map<string, { line: number; scheme: string }>();
-  private verified = new Set<string>();
+  /** Successful checks (keys: hashes of user, password and entry), forgotten when the file changes. */
+  private readonly verified = new LRUCache<string, true>({ max: 10_000 });
   private signature = '';
   private checkedAt = 0;
   private loading: Promise<void> | null = null;
@@ -100,7 +102,7 @@ export class HtpasswdFile {
     });
     this.users = users;
     this.weak = weak;
-    this.verified = new Set();
+    this.verified.clear();
     this.problems = problems;
     if (problems.length > 0) this.options.onProblems?.(problems);
   }
@@ -149,10 +151,7 @@ export class HtpasswdFile {
     const key = createHash('sha256').update(user).update('\0').update(password).update('\0').update(hash).digest('base64');
     if (this.verified.has(key)) return true;
     const ok = await this.pool.compare(password, hash);
-    if (ok && this.users.get(user) === hash) {
-      if (this.verified.size >= 10_000) this.verified.clear();
-      this.verified.add(key);
-    }
+    if (ok && this.users.get(user) === hash) this.verified.set(key, true);
     return ok;
   }
 
