@@ -32,8 +32,11 @@ test('a job runs on one instance per interval, and moves on when that instance s
   assert.deepEqual(await Promise.all(instances.map((s) => s.tick('purge'))), [false, false, false]);
 
   clock += 30_000; // next interval, and the first runner has stopped
-  const survivors = instances.filter((_, i) => ['a', 'b', 'c'][i] !== first);
-  await instances[['a', 'b', 'c'].indexOf(first!)]!.close();
+  const owners = ['a', 'b', 'c'];
+  const survivors = instances.filter((_, i) => owners[i] !== first);
+  const stopped = instances.find((_, i) => owners[i] === first);
+  assert.ok(stopped, 'the first runner is one of the instances');
+  await stopped.close();
   const again = await Promise.all(survivors.map((s) => s.tick('purge')));
   assert.equal(again.filter(Boolean).length, 1);
   assert.notEqual(runs[1], first, 'another instance took over');
