@@ -26,7 +26,8 @@ program
   .option('-c, --config <file>', 'YAML config file (registry:2 config.yml keys work); also BERTH_CONFIG or REGISTRY_CONFIGURATION_PATH')
   .option('-a, --addr <host:port>', 'listen address (http.addr), e.g. :5000 or 127.0.0.1:5000')
   .option('-d, --data-dir <dir>', 'data folder (datadir), default ./data')
-  .action(async (opts: { config?: string; addr?: string; dataDir?: string }) => {
+  .option('--lenient', 'warn about unknown config keys instead of refusing to start')
+  .action(async (opts: { config?: string; addr?: string; dataDir?: string; lenient?: boolean }) => {
     const { serve } = await import('./commands/serve.js');
     await serve(opts);
   });
@@ -39,7 +40,8 @@ config
   .option('-a, --addr <host:port>', 'listen address')
   .option('-d, --data-dir <dir>', 'data folder')
   .option('--json', 'print the resolved configuration as JSON')
-  .action(async (opts: { config?: string; addr?: string; dataDir?: string; json?: boolean }) => {
+  .option('--lenient', 'report unknown config keys as warnings instead of errors')
+  .action(async (opts: { config?: string; addr?: string; dataDir?: string; json?: boolean; lenient?: boolean }) => {
     const { configCheck } = await import('./commands/config.js');
     await configCheck(opts);
   });

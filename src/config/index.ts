@@ -1,4 +1,5 @@
 export { loadConfig, type LoadOptions, type LoadResult } from './load.js';
+export { checkFiles } from './files.js';
 export { configSchema, type WrittenConfig } from './schema.js';
 export type { BerthConfig, LogLevel, AuthConfig, LoginLimits, DatabaseConfig, S3Config } from './resolved.js';
 export { redactUrl } from './redact.js';

@@ -104,15 +104,48 @@ test('flags override the environment', async () => {
   assert.equal(config?.dataDir, '/d');
 });
 
-test('unknown keys and variables are warned about, not fatal', async () => {
-  await withFile('http:\n  addr: :5000\n  bogus: 1\nnonsense: true\n', async (file) => {
-    const { config, warnings } = await loadConfig({ file, env: { REGISTRY_HTTP_NOPE: 'x' } });
-    assert.ok(config);
-    assert.deepEqual(warnings.sort(), [
-      'REGISTRY_HTTP_NOPE: environment variable matches no configuration key, ignored',
-      'http.bogus: unknown key, ignored',
-      'nonsense: unknown key, ignored',
+test('unknown keys are errors, all reported at once, with the key meant; --lenient makes them warnings', async () => {
+  await withFile('http:\n  adr: ":15010"\n  bogus: 1\nnonsense: true\nlog:\n  levle: debug\n', async (file) => {
+    const strict = await loadConfig({ file, env: { REGISTRY_HTTP_NOPE: 'x' } });
+    assert.equal(strict.config, null);
+    assert.deepEqual(strict.errors.sort(), [
+      'http.adr: unknown key; did you mean http.addr? (run with --lenient to ignore unknown keys)',
+      'http.bogus: unknown key (run with --lenient to ignore unknown keys)',
+      'log.levle: unknown key; did you mean log.level? (run with --lenient to ignore unknown keys)',
+      'nonsense: unknown key (run with --lenient to ignore unknown keys)',
     ]);
+    const lenient = await loadConfig({ file, env: { REGISTRY_HTTP_NOPE: 'x' }, lenient: true });
+    assert.ok(lenient.config);
+    assert.equal(lenient.config.http.port, 5000, 'the typo is ignored, as asked');
+    assert.deepEqual(lenient.warnings.sort(), [
+      'REGISTRY_HTTP_NOPE: environment variable matches no configuration key, ignored',
+      'http.adr: unknown key; did you mean http.addr? (ignored: --lenient)',
+      'http.bogus: unknown key (ignored: --lenient)',
+      'log.levle: unknown key; did you mean log.level? (ignored: --lenient)',
+      'nonsense: unknown key (ignored: --lenient)',
+    ]);
+  });
+});
+
+test('registry:2 sections that would change what clients see are refused; harmless ones are warned about', async () => {
+  await withFile([
+    'proxy:\n  remoteurl: https://registry-1.docker.io',
+    'notifications:\n  endpoints:\n    - name: hook\n      url: https://example.com/hook',
+    'middleware:\n  storage:\n    - name: cloudfront',
+    'redis:\n  addr: localhost:6379',
+    'health:\n  storagedriver:\n    enabled: true',
+  ].join('\n'), async (file) => {
+    const { config, errors, warnings } = await loadConfig({ file, env: {} });
+    assert.equal(config, null);
+    assert.deepEqual(errors.map((e) => e.split(':')[0]).sort(), ['middleware', 'notifications', 'proxy']);
+    assert.match(errors.find((e) => e.startsWith('proxy')) ?? '', /pull-through caching is not supported yet/);
+    assert.match(errors.find((e) => e.startsWith('notifications')) ?? '', /Remove notifications\.endpoints/);
+    assert.deepEqual(warnings.map((w) => w.split(':')[0]).sort(), ['health', 'redis']);
+  });
+  await withFile('notifications:\n  endpoints: []\nproxy: {}\n', async (file) => {
+    const { config, warnings } = await loadConfig({ file, env: {} });
+    assert.ok(config, 'empty sections ask for nothing');
+    assert.deepEqual(warnings.map((w) => w.split(':')[0]).sort(), ['notifications', 'proxy']);
   });
 });
 

@@ -22,6 +22,8 @@ export interface LoadOptions {
   flags?: { addr?: string | undefined; dataDir?: string | undefined };
   /** Base for relative paths (defaults to the working directory). */
   cwd?: string;
+  /** Unknown keys are warnings instead of errors (`--lenient`). */
+  lenient?: boolean;
 }
 
 export interface LoadResult {
@@ -32,11 +34,40 @@ export interface LoadResult {
   file: string | null;
 }
 
-/** Paths of sections that are accepted for compatibility but have no effect. */
+/**
+ * registry:2 keys Berth accepts but does not act on, because ignoring them
+ * changes nothing clients see: they are warned about.
+ */
 const IGNORED_PATHS = new Set([
-  'notifications', 'redis', 'health', 'proxy', 'validation', 'compatibility', 'middleware', 'reporting',
-  'http.debug', 'http.http2', 'http.tls.letsencrypt', 'storage.cache', 'storage.filesystem.maxthreads', 'log.formatter',
+  'redis', 'health', 'reporting', 'http.debug', 'http.http2', 'storage.cache', 'storage.filesystem.maxthreads', 'log.formatter',
 ]);
+
+/**
+ * registry:2 sections that would change what clients see, which Berth does
+ * not implement (yet): refused, with the reason, rather than silently run
+ * as something else. Each returns a message when the section asks for the
+ * behaviour (an empty section is only warned about).
+ */
+const REFUSED_SECTIONS: Record<string, (v: unknown) => string | null> = {
+  proxy: (v) => (isPlainObject(v) && (v.remoteurl !== undefined || Object.keys(v).length > 0)
+    ? 'pull-through caching is not supported yet: Berth would run as a plain registry instead of a cache of the remote. Remove the proxy section (or keep registry:2 as the cache in front of Berth)'
+    : null),
+  notifications: (v) => (isPlainObject(v) && Array.isArray(v.endpoints) && v.endpoints.length > 0
+    ? 'webhook notifications are not supported yet: the endpoints would never be called. Remove notifications.endpoints'
+    : null),
+  middleware: (v) => (isPlainObject(v) && Object.values(v).some((m) => Array.isArray(m) ? m.length > 0 : m !== null && m !== undefined)
+    ? 'storage, registry and repository middleware (cloudfront, redirect, …) are not supported: clients would be served differently. Remove the middleware section (storage.redirect and http.accelredirect cover the common cases)'
+    : null),
+  validation: (v) => (isPlainObject(v) && isPlainObject(v.manifests) && isPlainObject(v.manifests.urls)
+    ? 'validation.manifests.urls (allow/deny rules for foreign layer URLs) is not supported: Berth would accept manifests registry:2 refuses. Remove it'
+    : null),
+  compatibility: (v) => (isPlainObject(v) && isPlainObject(v.schema1) && v.schema1.enabled === true
+    ? 'Docker schema 1 manifests are not supported; remove compatibility.schema1.enabled'
+    : null),
+  'http.tls.letsencrypt': (v) => (v !== null && v !== undefined
+    ? 'ACME (Let\'s Encrypt) certificates are not supported: Berth would serve without them. Use http.tls.certificate and http.tls.key'
+    : null),
+};
 
 /** Berth's own environment variables, beside the REGISTRY_* forms. */
 const BERTH_ENV: Record<string, string[]> = {
@@ -73,21 +104,63 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function collectUnknownKeys(schema: AnySchema, value: unknown, at: string[], warnings: string[]): void {
+/** Levenshtein distance, for "did you mean" (keys are short). */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j] as number;
+      row[j] = Math.min(cur + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length] as number;
+}
+
+function suggestion(key: string, candidates: string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = distance(key.toLowerCase(), c);
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return best !== null && bestD <= (key.length <= 3 ? 1 : 2) ? best : null;
+}
+
+/**
+ * Keys Berth does not know are errors (a typo would otherwise silently fall
+ * back to a default), with the closest known key suggested; `lenient`
+ * makes them warnings. registry:2 sections that change behaviour are
+ * refused (REFUSED_SECTIONS); harmless ones are warned about.
+ */
+function collectUnknownKeys(schema: AnySchema, value: unknown, at: string[], problems: { errors: string[]; warnings: string[] }, lenient: boolean): void {
   const shape = shapeOf(schema);
   if (!shape || !isPlainObject(value)) return;
   for (const [key, child] of Object.entries(value)) {
     const p = [...at, key];
+    const dotted = p.join('.');
     const sub = shape[key];
     if (!sub) {
-      warnings.push(`${p.join('.')}: unknown key, ignored`);
+      const near = suggestion(key, Object.keys(shape));
+      const message = `${dotted}: unknown key${near ? `; did you mean ${[...at, near].join('.')}?` : ''}`;
+      if (lenient) problems.warnings.push(`${message} (ignored: --lenient)`);
+      else problems.errors.push(`${message} (run with --lenient to ignore unknown keys)`);
       continue;
     }
-    if (IGNORED_PATHS.has(p.join('.'))) {
-      warnings.push(`${p.join('.')}: accepted for compatibility with registry:2, has no effect in Berth`);
+    const refuse = REFUSED_SECTIONS[dotted];
+    if (refuse) {
+      const why = refuse(child);
+      if (why) problems.errors.push(`${dotted}: ${why}`);
+      else problems.warnings.push(`${dotted}: accepted for compatibility with registry:2, has no effect in Berth`);
       continue;
     }
-    if (!isOpenMap(sub)) collectUnknownKeys(sub, child, p, warnings);
+    if (IGNORED_PATHS.has(dotted)) {
+      problems.warnings.push(`${dotted}: accepted for compatibility with registry:2, has no effect in Berth`);
+      continue;
+    }
+    if (!isOpenMap(sub)) collectUnknownKeys(sub, child, p, problems, lenient);
   }
 }
 
@@ -175,13 +248,14 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadResult>
       return { config: null, errors: [`${file}: invalid YAML: ${(err as Error).message.split('\n')[0]}`], warnings, file };
     }
   }
-  collectUnknownKeys(configSchema, raw, [], warnings);
+  collectUnknownKeys(configSchema, raw, [], { errors, warnings }, options.lenient ?? false);
   applyEnv(raw, env, warnings);
   if (options.flags?.addr) setPath(raw, ['http', 'addr'], options.flags.addr);
   if (options.flags?.dataDir) setPath(raw, ['datadir'], options.flags.dataDir);
 
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) return { config: null, errors: formatIssues(parsed.error), warnings, file };
+  // Every problem at once: schema issues beside the unknown and refused keys.
+  if (!parsed.success) return { config: null, errors: [...errors, ...formatIssues(parsed.error)], warnings, file };
   const config = resolve(parsed.data, cwd, errors, warnings);
   return { config: errors.length === 0 ? config : null, errors, warnings, file };
 }

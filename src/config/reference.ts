@@ -175,6 +175,7 @@ const NONE = 'none';
 const SECTION = '—';
 const IGNORED = '— (ignored)';
 const REFUSED = '— (refused)';
+const REFUSED_IF_USED = '— (refused if used)';
 
 function duration(ms: number): string {
   for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
@@ -306,7 +307,7 @@ export const CONFIG_DEFAULTS: Record<string, Default> = {
     return t.caCertificate === path.join(path.dirname(t.certificate), 'ca.crt') ? '`ca.crt` beside the certificate' : code(t.caCertificate);
   },
   'http.tls.minimumtls': (p) => code(tls(p.tls).minVersion === 'TLSv1.3' ? 'tls1.3' : 'tls1.2'),
-  'http.tls.letsencrypt': IGNORED,
+  'http.tls.letsencrypt': REFUSED_IF_USED,
   'http.debug': IGNORED,
   'http.http2': IGNORED,
   limits: SECTION,
@@ -339,13 +340,13 @@ export const CONFIG_DEFAULTS: Record<string, Default> = {
   trust: SECTION,
   'trust.enabled': (p) => code(p.plain.trust.enabled),
   'trust.keysecretfile': (p) => (p.plain.trust.keySecretFile === path.join(p.plain.dataDir, 'keys', 'trust-key-secret') ? code('<datadir>/keys/trust-key-secret') : code(p.plain.trust.keySecretFile)),
-  notifications: IGNORED,
+  notifications: REFUSED_IF_USED,
   redis: IGNORED,
   health: IGNORED,
-  proxy: IGNORED,
-  validation: IGNORED,
-  compatibility: IGNORED,
-  middleware: IGNORED,
+  proxy: REFUSED_IF_USED,
+  validation: REFUSED_IF_USED,
+  compatibility: REFUSED_IF_USED,
+  middleware: REFUSED_IF_USED,
   reporting: IGNORED,
 };
 

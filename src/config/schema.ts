@@ -19,6 +19,13 @@ const int = (description: string, min = 0) =>
 const duration = (description: string) =>
   z.union([z.string(), z.number()]).refine((v) => parseDuration(v) !== null, { message: 'expected a duration such as 30s, 5m or 168h' }).describe(description);
 
+/**
+ * Sections of registry:2's config whose absence would change what clients
+ * see: refused (the start stops) when they ask for that behaviour, accepted
+ * with a warning when empty. The loader's REFUSED_SECTIONS says when.
+ */
+const refusedSection = (description: string, when: string) => z.unknown().optional().describe(`${description} (registry:2; not supported by Berth: ${when})`);
+
 const str = (description: string) => z.string().min(1).describe(description);
 
 /** Sections of registry:2's config that Berth accepts but does not act on. */
@@ -108,7 +115,7 @@ export const configSchema = z.object({
       clientcas: z.array(z.string()).optional().describe('CA certificates for client-certificate authentication.'),
       cacertificate: str('CA certificate handed to clients in client bundles; default ca.crt beside the certificate, as berth certs init writes it.').optional(),
       minimumtls: z.enum(['tls1.2', 'tls1.3']).optional().describe('Lowest TLS version accepted.'),
-      letsencrypt: ignoredSection('ACME certificates'),
+      letsencrypt: refusedSection('ACME certificates', 'use http.tls.certificate and http.tls.key'),
     }).optional(),
     debug: ignoredSection('Debug server'),
     http2: ignoredSection('HTTP/2 settings'),
@@ -146,13 +153,13 @@ export const configSchema = z.object({
     enabled: bool('Serve the Notary v1 API (Docker Content Trust) under /v2/<gun>/_trust/ on Berth\'s own host and port (default true). docker trust and the notary CLI use it; with HTTPS, DOCKER_CONTENT_TRUST_SERVER can stay unset.').optional(),
     keysecretfile: str('File holding the secret (at least 32 bytes) that seals the private keys Berth holds for trust data (timestamp and snapshot keys); default <datadir>/keys/trust-key-secret, created on first start. Share it between instances, and back it up with the database.').optional(),
   }).optional().describe('Docker Content Trust (Berth).'),
-  notifications: ignoredSection('Webhook notifications'),
+  notifications: refusedSection('Webhook notifications', 'refused when it lists endpoints (webhooks are not supported yet)'),
   redis: ignoredSection('Redis cache'),
   health: ignoredSection('Health checks'),
-  proxy: ignoredSection('Pull-through cache'),
-  validation: ignoredSection('Manifest validation'),
-  compatibility: ignoredSection('Schema1 compatibility'),
-  middleware: ignoredSection('Storage middleware'),
+  proxy: refusedSection('Pull-through cache', 'refused when set (pull-through caching is not supported yet)'),
+  validation: refusedSection('Manifest validation', 'refused with manifests.urls rules'),
+  compatibility: refusedSection('Schema1 compatibility', 'refused with schema1.enabled: true'),
+  middleware: refusedSection('Storage, registry and repository middleware', 'refused when it lists any'),
   reporting: ignoredSection('Error reporting'),
 }).describe('Berth configuration (a superset of the common keys of registry:2 config.yml).');
 

@@ -51,12 +51,36 @@ describe('berth CLI', () => {
     assert.match(s.stderr, /http\.addr: /);
   });
 
+  it('names the key, the path and the problem for files the config names, in config check and serve alike', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-cli-'));
+    try {
+      const notAFolder = path.join(dir, 'plain-file');
+      await writeFile(notAFolder, 'x');
+      const file = path.join(dir, 'config.yml');
+      // Debian's stock /etc/docker/registry/config.yml points htpasswd at a folder; here: a folder, and a missing certificate.
+      await writeFile(file, `auth:\n  htpasswd:\n    realm: r\n    path: ${dir}\nhttp:\n  tls:\n    certificate: ${dir}/missing.crt\n    key: ${dir}/missing.key\n`);
+      for (const command of [['config', 'check'], ['serve']]) {
+        const r = berth([...command, '--config', file, '--data-dir', path.join(notAFolder, 'data')]);
+        assert.equal(r.status, 2, `${command.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, new RegExp(`auth\\.htpasswd\\.path: ${dir} is a folder, expected an htpasswd file`));
+        assert.match(r.stderr, new RegExp(`http\\.tls\\.certificate: ${dir}/missing\\.crt does not exist; create one with: berth certs init`));
+        assert.match(r.stderr, new RegExp(`datadir: ${notAFolder} exists and is not a folder`));
+        assert.doesNotMatch(r.stderr, /internal error|\n\s+at /, 'no stack trace');
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('checks a config file and prints the resolved config as JSON', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'berth-cli-'));
     try {
       const file = path.join(dir, 'config.yml');
       await writeFile(file, 'http:\n  addr: 127.0.0.1:5555\nunknownkey: 1\n');
-      const r = berth(['config', 'check', '--config', file, '--json']);
+      const strict = berth(['config', 'check', '--config', file, '--json']);
+      assert.equal(strict.status, 2, 'an unknown key is an error');
+      assert.match(strict.stderr, /unknownkey: unknown key \(run with --lenient to ignore unknown keys\)/);
+      const r = berth(['config', 'check', '--config', file, '--json', '--lenient']);
       assert.equal(r.status, 0, r.stderr);
       assert.equal((JSON.parse(r.stdout) as { http: { port: number } }).http.port, 5555);
       assert.match(r.stderr, /warning: unknownkey: unknown key/);

@@ -1,17 +1,25 @@
 import { z } from 'zod';
-import { configSchema, loadConfig, redactUrl, type LoadResult } from '../../config/index.js';
+import { checkFiles, configSchema, loadConfig, redactUrl, type LoadResult } from '../../config/index.js';
 import { ExitError } from '../exit-error.js';
 
 export interface ConfigFlags {
   config?: string | undefined;
   addr?: string | undefined;
   dataDir?: string | undefined;
+  /** Unknown keys are warnings, not errors. */
+  lenient?: boolean | undefined;
 }
 
 /** Loads the config, printing warnings; throws ExitError (code 2) listing every error. */
 export async function loadOrExit(flags: ConfigFlags): Promise<LoadResult & { config: NonNullable<LoadResult['config']> }> {
-  const result = await loadConfig({ file: flags.config, flags: { addr: flags.addr, dataDir: flags.dataDir } });
+  let result = await loadConfig({ file: flags.config, flags: { addr: flags.addr, dataDir: flags.dataDir }, lenient: flags.lenient ?? false });
   for (const w of result.warnings) process.stderr.write(`berth: warning: ${w}\n`);
+  // The files and folders the config names, so that a missing htpasswd file or an unwritable
+  // data folder is reported here (config check and serve alike), not as a crash later.
+  if (result.config) {
+    const problems = await checkFiles(result.config);
+    if (problems.length > 0) result = { ...result, config: null, errors: [...result.errors, ...problems] };
+  }
   if (!result.config) {
     throw new ExitError(`invalid configuration${result.file ? ` (${result.file})` : ''}:\n${result.errors.map((e) => `  ${e}`).join('\n')}\nFix the keys above, then run \`berth config check\` to verify.`, 2);
   }
