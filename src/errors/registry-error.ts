@@ -3,8 +3,6 @@ import { errorCatalog, type ErrorCode } from './catalog.js';
 export interface RegistryErrorOptions {
   /** Extra machine-readable detail sent to the client (never secrets). */
   detail?: unknown;
-  /** Override the catalogue status (the spec allows a few alternatives). */
-  status?: number;
   /** Headers to add to the error response (e.g. `Range` on a 416). */
   headers?: Record<string, string>;
   cause?: unknown;
@@ -28,7 +26,8 @@ export class RegistryError extends Error {
     this.name = 'RegistryError';
     this.code = code;
     this.detail = options.detail;
-    this.status = options.status ?? errorCatalog[code].status;
+    // The status comes from the catalogue only: a case with another status is its own entry.
+    this.status = errorCatalog[code].status;
     this.headers = options.headers ?? {};
   }
 }

@@ -53,7 +53,7 @@ export class Manifests {
     const { content } = this;
     const { manifestMaxBytes } = this.options;
     if (body.length > manifestMaxBytes) {
-      throw new RegistryError('SIZE_INVALID', `manifest exceeds ${manifestMaxBytes} bytes`, { status: 413 });
+      throw new RegistryError('BERTH_MANIFEST_TOO_LARGE', `manifest exceeds ${manifestMaxBytes} bytes`);
     }
     const algorithm = ref.kind === 'digest' ? ref.digest.algorithm : 'sha256';
     const digest = `${algorithm}:${createHash(algorithm).update(body).digest('hex')}`;

@@ -56,5 +56,5 @@ export async function* hashing(source: AsyncIterable<Uint8Array>, hash: Hash | n
 }
 
 function rangeMismatch(): RegistryError {
-  return new RegistryError('BLOB_UPLOAD_INVALID', 'the chunk\'s length does not match its Content-Range', { status: 416 });
+  return new RegistryError('BERTH_UPLOAD_RANGE_INVALID', 'the chunk\'s length does not match its Content-Range');
 }

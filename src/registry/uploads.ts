@@ -134,7 +134,7 @@ export class Uploads {
       await this.withWriter(id, () => this.discard(id));
       return true;
     } catch (err) {
-      if (err instanceof RegistryError && err.code === 'BLOB_UPLOAD_INVALID') return false; // being written
+      if (err instanceof RegistryError && err.code === 'BERTH_UPLOAD_BUSY') return false; // being written
       throw err;
     }
   }
@@ -151,7 +151,7 @@ export class Uploads {
       const name = `upload/${id}`;
       const take = () => metadata.leases.acquire(name, instanceId, Date.now() + UPLOAD_LEASE_MS, Date.now());
       if (!(await take())) {
-        throw new RegistryError('BLOB_UPLOAD_INVALID', 'the upload session is being written by another request; retry later', { status: 409, detail: { uuid: id } });
+        throw new RegistryError('BERTH_UPLOAD_BUSY', 'the upload session is being written by another request; retry later', { detail: { uuid: id } });
       }
       const renew = setInterval(() => { take().catch(() => undefined); }, UPLOAD_LEASE_MS / 3);
       renew.unref();
@@ -165,8 +165,7 @@ export class Uploads {
   }
 
   private rangeError(upload: UploadRecord, message: string): RegistryError {
-    return new RegistryError('BLOB_UPLOAD_INVALID', message, {
-      status: 416,
+    return new RegistryError('BERTH_UPLOAD_RANGE_INVALID', message, {
       headers: { Range: `0-${Math.max(upload.size - 1, 0)}`, 'Docker-Upload-UUID': upload.id },
       detail: { size: upload.size },
     });
@@ -199,7 +198,7 @@ export class Uploads {
     }
     const now = Date.now();
     if (!(await this.options.metadata.uploads.advance(upload.id, upload.size, newSize, now))) {
-      throw new RegistryError('BLOB_UPLOAD_INVALID', 'the upload session was changed concurrently', { status: 409 });
+      throw new RegistryError('BERTH_UPLOAD_BUSY', 'the upload session was changed concurrently');
     }
     if (hash) this.hashes.put(upload.id, hash, newSize);
     return { ...upload, size: newSize, updatedAt: now };
