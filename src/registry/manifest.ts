@@ -68,7 +68,31 @@ export function baseMediaType(contentType: string | undefined): string | undefin
   return t ? t : undefined;
 }
 
+/** Deepest nesting a manifest may have: real manifests nest 4 or 5 levels; Go clients refuse very deep documents. */
+export const MAX_MANIFEST_DEPTH = 64;
+
+/** How deeply arrays and objects nest in JSON text (brackets inside strings do not count), stopping past `limit`. */
+function jsonDepth(body: Buffer, limit: number): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max && (max = depth) > limit) return max;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
 export function parseManifest(body: Buffer, contentType: string | undefined): ParsedManifest {
+  // Go's encoding/json, which docker, containerd and Distribution use, refuses both.
+  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) throw invalid('manifest starts with a UTF-8 byte order mark, which clients cannot parse; send the JSON without it');
+  if (jsonDepth(body, MAX_MANIFEST_DEPTH) > MAX_MANIFEST_DEPTH) throw invalid(`manifest nests deeper than ${MAX_MANIFEST_DEPTH} levels`);
   let json: unknown;
   try {
     json = JSON.parse(utf8.decode(body));

@@ -104,6 +104,9 @@ describe('manifests', () => {
       ['no content type, no mediaType, no shape', '{"a":1}', undefined],
       ['NUL in artifactType', JSON.stringify({ ...good, artifactType: 'application/x\u0000y' }), OCI_MANIFEST],
       ['not a media type in a descriptor', JSON.stringify({ ...good, config: { ...good.config, mediaType: 'nonsense' } }), OCI_MANIFEST],
+      ['a UTF-8 byte order mark first', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(good))]), OCI_MANIFEST],
+      ['arrays nested 1,000,000 deep', JSON.stringify({ ...good, annotations: undefined, x: 0 }).replace('"x":0', `"x":${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}`), OCI_MANIFEST],
+      ['objects nested 65 deep', JSON.stringify({ ...good }).replace(/}$/, `,"x":${'{"a":'.repeat(64)}1${'}'.repeat(64)}}`), OCI_MANIFEST],
     ];
     for (const [what, body, type] of cases) {
       const res = await put(t.url, 'bad/a', 'v1', body, type);
