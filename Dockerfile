@@ -3,16 +3,20 @@
 #   docker build -t berth .
 #   docker run -d --name berth -p 5000:5000 -v berth-data:/var/lib/berth berth
 #
-# Two stages. "build" (node:20-bookworm, which has python3, make and g++)
+# Two stages. "build" (node:22-bookworm, which has python3, make and g++)
 # installs the dependencies, which compiles the better-sqlite3 addon, compiles
 # the TypeScript and prunes node_modules to the production dependencies.
-# "runtime" (node:20-bookworm-slim, no toolchain) gets only dist/src, the
+# "runtime" (node:22-bookworm-slim, no toolchain) gets only dist/src, the
 # pruned node_modules and package.json, and runs as the unprivileged `node`
 # user (uid 1000). Both base images are build arguments, for a mirror or a
 # pinned digest:
 #
-#   docker build --build-arg NODE_IMAGE=mirror.example/node:20-bookworm \
-#                --build-arg NODE_RUNTIME_IMAGE=mirror.example/node:20-bookworm-slim -t berth .
+#   docker build --build-arg NODE_IMAGE=mirror.example/node:22-bookworm \
+#                --build-arg NODE_RUNTIME_IMAGE=mirror.example/node:22-bookworm-slim -t berth .
+#
+# Node 22 is an LTS release (supported until April 2027). CI runs the unit
+# and in-process HTTP suites on Node 22 (test/scripts/get-node.sh) as well as
+# on the CI machine's Node 20.
 #
 # The file uses nothing beyond the classic builder (no RUN --mount, no
 # syntax directive), so it builds with BuildKit and with DOCKER_BUILDKIT=0.
@@ -22,8 +26,8 @@
 # work too. Configure it with a config file (BERTH_CONFIG=/etc/berth/config.yml
 # or `serve --config FILE`) and REGISTRY_* / BERTH_* variables; see README.md.
 
-ARG NODE_IMAGE=node:20-bookworm
-ARG NODE_RUNTIME_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:22-bookworm
+ARG NODE_RUNTIME_IMAGE=node:22-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
