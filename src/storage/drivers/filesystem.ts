@@ -97,9 +97,8 @@ export class FilesystemDriver implements StorageDriver {
   async putContent(p: string, content: Uint8Array): Promise<void> {
     const target = this.full(p);
     const dir = path.dirname(target);
-    await mkdir(dir, { recursive: true });
     const tmp = path.join(dir, `${TMP_PREFIX}${randomUUID()}`);
-    const fh = await open(tmp, 'w');
+    const fh = await inFolder(dir, () => open(tmp, 'w'));
     try {
       await fh.writeFile(content);
       await fh.datasync();
@@ -127,9 +126,8 @@ export class FilesystemDriver implements StorageDriver {
 
   async append(p: string, source: AsyncIterable<Uint8Array>, options: AppendOptions = {}): Promise<number> {
     const target = this.full(p);
-    await mkdir(path.dirname(target), { recursive: true });
     const existed = await stat(target).then(() => true, () => false);
-    const fh = await open(target, 'a');
+    const fh = await inFolder(path.dirname(target), () => open(target, 'a'));
     let size = (await fh.stat()).size;
     const before = size;
     try {
@@ -176,9 +174,17 @@ export class FilesystemDriver implements StorageDriver {
 
   async move(from: string, to: string): Promise<void> {
     const target = this.full(to);
-    await mkdir(path.dirname(target), { recursive: true });
+    const source = this.full(from);
     try {
-      await rename(this.full(from), target);
+      await inFolder(path.dirname(target), async () => {
+        try {
+          await rename(source, target);
+        } catch (err) {
+          // A missing source is the caller's problem; a missing target folder is a race to retry.
+          if (isErrno(err, 'ENOENT') && !(await stat(source).then(() => true, () => false))) throw new PathNotFoundError(from);
+          throw err;
+        }
+      });
     } catch (err) {
       if (isErrno(err, 'ENOENT')) throw new PathNotFoundError(from);
       throw err;
@@ -225,6 +231,23 @@ export class FilesystemDriver implements StorageDriver {
         return; // not empty (or already gone): stop here
       }
       dir = path.dirname(dir);
+    }
+  }
+}
+
+/**
+ * Runs `fn` (which creates something in `dir`) after making `dir`. Another
+ * request may remove an empty parent at the same moment (pruneEmptyParents
+ * after a delete or a move): then `mkdir` or `fn` fails with ENOENT or
+ * ENOTDIR, and both are simply tried again.
+ */
+async function inFolder<T>(dir: string, fn: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      await mkdir(dir, { recursive: true });
+      return await fn();
+    } catch (err) {
+      if (err instanceof PathNotFoundError || i >= attempts || !(isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR'))) throw err;
     }
   }
 }
