@@ -51,3 +51,14 @@ test('an entry that is one case of a spec code names that code as its wire code'
     assert.notEqual(e.status, errorCatalog[wire as keyof typeof errorCatalog].status, `${code}: a variant exists for its different status`);
   }
 });
+
+test('a full disk or database anywhere is BERTH_STORAGE_FULL (507), found through causes', async () => {
+  const { fromSystemError } = await import('./registry-error.js');
+  const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  assert.equal(fromSystemError(enospc)?.code, 'BERTH_STORAGE_FULL');
+  assert.equal(fromSystemError(enospc)?.status, 507);
+  assert.equal(fromSystemError(Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }))?.code, 'BERTH_STORAGE_FULL');
+  assert.equal(fromSystemError(new Error('cannot rollback', { cause: enospc }))?.code, 'BERTH_STORAGE_FULL', 'a masking error keeps its cause');
+  assert.equal(fromSystemError(Object.assign(new Error('x'), { code: 'EDQUOT' }))?.code, 'BERTH_STORAGE_FULL');
+  assert.equal(fromSystemError(new Error('something else')), null);
+});

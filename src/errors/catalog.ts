@@ -40,6 +40,7 @@ export const errorCatalog = {
   BERTH_TOO_LARGE: { status: 413, message: 'request entity too large', description: 'The request body exceeds the configured limit.' },
   BERTH_INVALID: { status: 400, message: 'invalid request', description: 'A management request (users, organizations, teams, grants, tokens) failed validation; the detail names each field.' },
   BERTH_CONFLICT: { status: 409, message: 'conflict', description: 'The user, organization, team or token already exists, or the change contradicts existing state.' },
+  BERTH_STORAGE_FULL: { status: 507, message: 'the registry\'s storage is full', description: 'The disk or database the registry writes to has no space left (ENOSPC, a quota, SQLite\'s "database or disk is full"); nothing was stored. Free space or grow the volume, then retry.' },
   BERTH_UNAVAILABLE: { status: 503, message: 'service unavailable', description: 'A backing service (database or storage) is unavailable; retry later.' },
   // Notary v1's codes (Docker Content Trust), with Notary's spelling and messages: its clients parse them.
   METADATA_NOT_FOUND: { status: 404, message: 'You have requested metadata that does not exist.', description: 'Trust metadata (a role, a version or a checksum) that the repository does not have; a 404 for root.json means the repository has no trust data.' },

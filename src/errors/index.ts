@@ -1,2 +1,2 @@
 export { errorCatalog, wireCode, type ErrorCode } from './catalog.js';
-export { RegistryError, isRegistryError, type RegistryErrorOptions } from './registry-error.js';
+export { RegistryError, fromSystemError, isRegistryError, type RegistryErrorOptions } from './registry-error.js';

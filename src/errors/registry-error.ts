@@ -32,6 +32,22 @@ export class RegistryError extends Error {
   }
 }
 
+/**
+ * The catalogue error for a failure of the machine rather than of the
+ * request, wherever it was raised (the storage driver, SQLite): a full disk
+ * or quota is BERTH_STORAGE_FULL, not a 500. Null for anything else.
+ */
+export function fromSystemError(err: unknown): RegistryError | null {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    const message = (e as { message?: unknown }).message;
+    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || (typeof message === 'string' && /database or disk is full/.test(message))) {
+      return new RegistryError('BERTH_STORAGE_FULL', undefined, { cause: err });
+    }
+  }
+  return null;
+}
+
 export function isRegistryError(err: unknown): err is RegistryError {
   return err instanceof RegistryError;
 }

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { errorCatalog, isRegistryError, wireCode, type ErrorCode } from '../errors/index.js';
+import { errorCatalog, fromSystemError, isRegistryError, wireCode, type ErrorCode } from '../errors/index.js';
 
 /** Common response helpers; the only place that writes error bodies. */
 
@@ -26,7 +26,8 @@ export interface ErrorReport {
  * code, status and headers; anything else is a 500 UNKNOWN whose details stay
  * in the log and never reach the client.
  */
-export function sendError(res: ServerResponse, err: unknown, head: boolean): ErrorReport {
+export function sendError(res: ServerResponse, thrown: unknown, head: boolean): ErrorReport {
+  const err = fromSystemError(thrown) ?? thrown;
   const known = isRegistryError(err);
   const code: ErrorCode = known ? err.code : 'UNKNOWN';
   const status = known ? err.status : errorCatalog.UNKNOWN.status;

@@ -44,6 +44,11 @@ export class BaseDriver implements StorageDriver {
     return this.inner.close();
   }
 
+  async ready(): Promise<void> {
+    if (this.inner.ready) await this.inner.ready();
+    else await this.inner.list('/');
+  }
+
   stat(path: string): Promise<FileInfo | null> {
     return this.inner.stat(checkPath(path));
   }

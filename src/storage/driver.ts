@@ -30,6 +30,14 @@ export interface StorageDriver {
   /** Releases resources. The driver is not used afterwards. */
   close(): Promise<void>;
 
+  /**
+   * Readiness: throws (with a message saying what is wrong) unless the
+   * backend can take writes right now: the filesystem root exists, is
+   * writable and has free space; the bucket answers. Cheap enough for a
+   * probe every few seconds. Optional: without it, a listing stands in.
+   */
+  ready?(): Promise<void>;
+
   /** Size and modification time of an object, or null when absent. Folders are not objects. */
   stat(path: string): Promise<FileInfo | null>;
 

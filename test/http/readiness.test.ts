@@ -25,6 +25,40 @@ describe('readiness', () => {
   });
 });
 
+describe('readiness of the blob folder', () => {
+  it('turns 503 when the storage folder is moved away, and 200 again when it is back', async () => {
+    const { mkdtemp, rename, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const parent = await mkdtemp(path.join(tmpdir(), 'berth-ready-'));
+    const blobs = path.join(parent, 'blobs');
+    const t = await startTestBerth({ REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: blobs });
+    const state = async () => {
+      const res = await fetch(`${t.url}/readyz`);
+      return [res.status, ((await res.json()) as { checks: Record<string, string> }).checks.storage] as const;
+    };
+    /** Polls until the probe (cached for 2 s) shows `status`. */
+    const until = async (status: number) => {
+      let last = await state();
+      for (let i = 0; i < 60 && last[0] !== status; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        last = await state();
+      }
+      return last;
+    };
+    try {
+      assert.deepEqual(await state(), [200, 'ok']);
+      await rename(blobs, path.join(parent, 'moved'));
+      assert.deepEqual(await until(503), [503, 'unavailable']);
+      await rename(path.join(parent, 'moved'), blobs);
+      assert.deepEqual(await until(200), [200, 'ok']);
+    } finally {
+      await t.close();
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+});
+
 /**
  * The database goes away under a running Berth (a proxy in front of
  * PostgreSQL is cut), then comes back: requests get 503 BERTH_UNAVAILABLE,

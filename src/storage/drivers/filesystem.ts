@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { PathNotFoundError, type AppendOptions, type FileInfo, type ReadOptions, type StorageDriver } from '../driver.js';
@@ -47,6 +47,17 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async close(): Promise<void> {}
+
+  /** The root is a folder this process can write a file into, with at least 64 MiB free. */
+  async ready(): Promise<void> {
+    const s = await stat(this.root).catch(() => null);
+    if (!s?.isDirectory()) throw new Error(`the storage folder ${this.root} is missing`);
+    const probe = path.join(this.root, `${TMP_PREFIX}ready-${randomUUID()}`);
+    await writeFile(probe, 'ready');
+    await rm(probe, { force: true });
+    const fs = await statfs(this.root);
+    if (fs.bavail * fs.bsize < 64 * 1024 * 1024) throw new Error(`the storage folder ${this.root} is full`);
+  }
 
   async stat(p: string): Promise<FileInfo | null> {
     try {
