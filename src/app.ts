@@ -196,6 +196,20 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     });
   }
 
+  // The audit log keeps audit.retention (default 90 days); pruned daily, in batches, once across instances.
+  const retention = config.audit.retentionMs;
+  if (retention > 0 && !config.storage.readOnly) {
+    jobs.every('audit-prune', 86_400_000, async () => {
+      let pruned = 0;
+      for (;;) {
+        const n = await metadata.audit.prune(Date.now() - retention, 5000);
+        pruned += n;
+        if (n < 5000 || pruned >= 1_000_000) break; // the rest waits for tomorrow
+      }
+      if (pruned > 0) logger.info({ count: pruned, 'retention.ms': retention }, 'pruned old audit events');
+    });
+  }
+
   return {
     config, registry, events, storage, metadata, identity, http, address,
     async close() {

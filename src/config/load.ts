@@ -389,6 +389,7 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
     },
     auth: resolveAuth(c, dataDir, cwd, ms),
     database: resolveDatabase(c, dataDir, cwd, errors, warnings),
+    audit: { retentionMs: ms(c.audit?.retention, 90 * 86_400_000) },
     trust: {
       enabled: c.trust?.enabled ?? true,
       keySecretFile: path.resolve(cwd, c.trust?.keysecretfile ?? path.join(dataDir, 'keys', 'trust-key-secret')),

@@ -337,6 +337,8 @@ export const CONFIG_DEFAULTS: Record<string, Default> = {
   'auth.loginlimits.peruser': (p) => code(loginLimits(p.htpasswd).perUser),
   'auth.loginlimits.peraddress': (p) => code(loginLimits(p.htpasswd).perAddress),
   'auth.loginlimits.window': (p) => duration(loginLimits(p.htpasswd).windowMs),
+  audit: SECTION,
+  'audit.retention': (p) => duration(p.plain.audit.retentionMs),
   trust: SECTION,
   'trust.enabled': (p) => code(p.plain.trust.enabled),
   'trust.keysecretfile': (p) => (p.plain.trust.keySecretFile === path.join(p.plain.dataDir, 'keys', 'trust-key-secret') ? code('<datadir>/keys/trust-key-secret') : code(p.plain.trust.keySecretFile)),

@@ -42,6 +42,8 @@ export interface BerthConfig {
   };
   readonly auth: AuthConfig;
   readonly database: DatabaseConfig;
+  /** How long audit events are kept, in ms (0: forever). */
+  readonly audit: { readonly retentionMs: number };
   /** Docker Content Trust: whether the Notary API is served, and where the key-sealing secret is. */
   readonly trust: { readonly enabled: boolean; readonly keySecretFile: string };
   readonly limits: {

@@ -149,6 +149,9 @@ export const configSchema = z.object({
       window: duration('Length of the failed-login window.').optional(),
     }).optional().describe('Brute-force protection: past a limit, logins answer 429 TOOMANYREQUESTS with Retry-After. Limits apply per (user, address) first, then per address, and per user only at a much higher threshold.'),
   }).optional().describe('Authentication. Without this section anyone may push and pull, as registry:2 without auth.'),
+  audit: z.object({
+    retention: duration('How long audit events are kept (default 90 days, 2160h); older ones are deleted once a day. 0 keeps them forever.').optional(),
+  }).optional().describe('The audit log (Berth; users from its database).'),
   trust: z.object({
     enabled: bool('Serve the Notary v1 API (Docker Content Trust) under /v2/<gun>/_trust/ on Berth\'s own host and port (default true). docker trust and the notary CLI use it; with HTTPS, DOCKER_CONTENT_TRUST_SERVER can stay unset.').optional(),
     keysecretfile: str('File holding the secret (at least 32 bytes) that seals the private keys Berth holds for trust data (timestamp and snapshot keys); default <datadir>/keys/trust-key-secret, created on first start. Share it between instances, and back it up with the database.').optional(),

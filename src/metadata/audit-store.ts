@@ -1,5 +1,6 @@
 /**
- * The audit log: who did what, from where, with what outcome. Append-only;
+ * The audit log: who did what, from where, with what outcome. Append-only
+ * (events are only ever removed by age, `prune`, as audit.retention says);
  * `detail` never holds secrets (passwords, token secrets, hashes). Kept in
  * the metadata database next to the identity tables.
  */
@@ -7,6 +8,8 @@ export interface AuditStore {
   record(event: AuditEvent): Promise<void>;
   /** Newest first; `since` is epoch ms (inclusive); `limit` at most 1000. */
   list(filter: { actor?: string | undefined; action?: string | undefined; since?: number | undefined; limit: number }): Promise<AuditEvent[]>;
+  /** Deletes events older than `before` (epoch ms), at most `limit` of them (oldest first); returns how many. */
+  prune(before: number, limit: number): Promise<number>;
 }
 
 export interface AuditEvent {

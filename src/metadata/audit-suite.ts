@@ -28,5 +28,15 @@ export function runAuditSuite(options: MetadataSuiteOptions): void {
       assert.deepEqual(logins.filter((x) => x.actor?.startsWith('a-')).map((x) => x.actor), ['a-ben', 'a-ann']);
       assert.equal((await audit.list({ since: 10_001, limit: 2 })).length, 2);
     });
+
+    it('prunes events older than a time, oldest first, in bounded batches', async () => {
+      const e = (time: number) => ({ time, actor: 'p-old', action: 'login', target: null, remoteAddress: null, outcome: 'success' as const, detail: null });
+      for (const time of [100, 200, 300, 400]) await audit.record(e(time));
+      assert.equal(await audit.prune(350, 2), 2, 'a batch of at most 2');
+      assert.deepEqual((await audit.list({ actor: 'p-old', limit: 10 })).map((x) => x.time), [400, 300]);
+      assert.equal(await audit.prune(350, 100), 1);
+      assert.equal(await audit.prune(350, 100), 0);
+      assert.deepEqual((await audit.list({ actor: 'p-old', limit: 10 })).map((x) => x.time), [400], 'newer events stay');
+    });
   });
 }

@@ -16,6 +16,14 @@ export class KyselyAuditStore implements AuditStore {
     }).execute();
   }
 
+  async prune(before: number, limit: number): Promise<number> {
+    // By id, oldest first: ids start with the padded time, so a bounded batch keeps each statement short.
+    const ids = (await this.db.selectFrom('audit_events').select('id').where('time', '<', before).orderBy('id').limit(limit).execute()).map((r) => r.id);
+    if (ids.length === 0) return 0;
+    const r = await this.db.deleteFrom('audit_events').where('id', 'in', ids).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   async list(f: { actor?: string | undefined; action?: string | undefined; since?: number | undefined; limit: number }): Promise<AuditEvent[]> {
     let q = this.db.selectFrom('audit_events').selectAll();
     if (f.actor !== undefined) q = q.where('actor', '=', f.actor);
