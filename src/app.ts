@@ -143,14 +143,7 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   };
   // Liveness (/healthz) and readiness (/readyz: also the blob storage).
   const health = () => probe({ database: () => metadata.ping() });
-  // Readiness writes a probe into the storage: cached for 2 s, so frequent probes stay cheap.
-  let readiness: { at: number; result: Promise<{ ok: boolean; checks: Record<string, string> }> } | null = null;
-  const ready = () => {
-    if (!readiness || Date.now() - readiness.at > 2000) {
-      readiness = { at: Date.now(), result: probe({ database: () => metadata.ping(), storage: () => (storage.ready ? storage.ready() : storage.list('/')) }) };
-    }
-    return readiness.result;
-  };
+  const ready = () => probe({ database: () => metadata.ping(), storage: () => (storage.ready ? storage.ready() : storage.list('/')) });
   const usersFromDatabase = config.auth.kind === 'token' && config.auth.database;
   const events = new EventBus(logger);
   // The audit log records content events (pushes, pulls with HEAD, deletes, refusals) when users are Berth's own.

@@ -37,7 +37,7 @@ describe('readiness of the blob folder', () => {
       const res = await fetch(`${t.url}/readyz`);
       return [res.status, ((await res.json()) as { checks: Record<string, string> }).checks.storage] as const;
     };
-    /** Polls until the probe (cached for 2 s) shows `status`. */
+    /** Polls until the probe shows `status` (a successful write probe is remembered for a second). */
     const until = async (status: number) => {
       let last = await state();
       for (let i = 0; i < 60 && last[0] !== status; i++) {

@@ -27,6 +27,8 @@ function isErrno(err: unknown, code: string): boolean {
  * crash leaves either the old or the new object, never a partial one.
  */
 export class FilesystemDriver implements StorageDriver {
+  /** When the last readiness probe wrote a file (see ready). */
+  private writableAt = 0;
   readonly name = 'filesystem';
   /** rename(2) */
   readonly copiesOnMove = false;
@@ -48,13 +50,20 @@ export class FilesystemDriver implements StorageDriver {
 
   async close(): Promise<void> {}
 
-  /** The root is a folder this process can write a file into, with at least 64 MiB free. */
+  /**
+   * The root is a folder this process can write a file into, with at least
+   * 64 MiB free. The write is the costly part: a success is remembered for
+   * a second (probes stay cheap), a failure never (recovery shows at once).
+   */
   async ready(): Promise<void> {
     const s = await stat(this.root).catch(() => null);
     if (!s?.isDirectory()) throw new Error(`the storage folder ${this.root} is missing`);
-    const probe = path.join(this.root, `${TMP_PREFIX}ready-${randomUUID()}`);
-    await writeFile(probe, 'ready');
-    await rm(probe, { force: true });
+    if (Date.now() - this.writableAt > 1000) {
+      const probe = path.join(this.root, `${TMP_PREFIX}ready-${randomUUID()}`);
+      await writeFile(probe, 'ready');
+      await rm(probe, { force: true });
+      this.writableAt = Date.now();
+    }
     const fs = await statfs(this.root);
     if (fs.bavail * fs.bsize < 64 * 1024 * 1024) throw new Error(`the storage folder ${this.root} is full`);
   }

@@ -438,8 +438,14 @@ export class S3Driver implements StorageDriver {
       }), { abortSignal }));
     } catch (err) {
       // Real stores create nothing from a failed PutObject; s3rver may have
-      // written part of it in place. Put the object back as it was.
-      await this.deleteKeys([key]).catch(() => undefined);
+      // written part of it in place, and may finish writing it after our
+      // delete (it handles the aborted request on its own time). Delete
+      // until the key stays gone, then put the object back as it was.
+      for (let attempt = 0; attempt < 6; attempt++) {
+        await this.deleteKeys([key]).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
+        if ((await this.stat(path).catch(() => null)) === null) break;
+      }
       if (replacesEmpty) await this.putContent(path, new Uint8Array(0)).catch(() => undefined);
       throw err;
     }
