@@ -85,7 +85,9 @@ export function makeCertificate(o: CertificateOptions): string {
     seq(oid('2.5.29.19'), bool(true), octets(o.ca ? seq(bool(true)) : seq())),
   );
   const serial = randomBytes(16);
-  serial[0] = (serial[0] as number) & 0x7f;
+  // Positive, and minimal DER: a first byte of 0 followed by one below 0x80
+  // is a non-minimal INTEGER that OpenSSL refuses (1 certificate in 256).
+  serial[0] = ((serial[0] as number) & 0x7f) | 0x40;
   const tbs = seq(
     explicit(0, int(Buffer.from([2]))),
     int(serial),
