@@ -270,3 +270,11 @@ test('storage.s3 refuses a chunk size under 5 MiB, a lone access key and a secon
   const two = await loadConfig({ env: { REGISTRY_STORAGE_S3_BUCKET: 'b', REGISTRY_STORAGE_S3_REGION: 'r', REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: '/x' } });
   assert.match(two.errors.join('\n'), /only one storage driver/);
 });
+
+test('with a registry:2 storage root and no datadir, Berth keeps its data there, never in the working folder', async () => {
+  const { config } = await loadConfig({ env: { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: '/var/lib/docker-registry' }, cwd: '/home/someone' });
+  assert.equal(config?.dataDir, '/var/lib/docker-registry');
+  assert.equal(config?.database.kind === 'sqlite' ? config.database.path : null, '/var/lib/docker-registry/berth.db');
+  const explicit = await loadConfig({ env: { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: '/var/lib/docker-registry', BERTH_DATA_DIR: '/srv/berth' }, cwd: '/home/someone' });
+  assert.equal(explicit.config?.dataDir, '/srv/berth', 'an explicit datadir wins');
+});

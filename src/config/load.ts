@@ -315,7 +315,9 @@ function resolveS3(c: WrittenConfig, errors: string[], warnings: string[]): S3Co
 }
 
 function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: string[]): BerthConfig {
-  const dataDir = path.resolve(cwd, c.datadir ?? 'data');
+  // A registry:2 config names its storage root and no datadir: Berth's data
+  // (berth.db, keys) lives there too, never in whatever folder a command runs from.
+  const dataDir = path.resolve(cwd, c.datadir ?? c.storage?.filesystem?.rootdirectory ?? 'data');
   const { host, port } = parseAddr(c.http?.addr ?? ':5000', errors);
 
   const drivers = (['filesystem', 'inmemory', 's3'] as const).filter((d) => c.storage?.[d] !== undefined);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -176,6 +177,21 @@ describe('berth CLI and PostgreSQL', () => {
 });
 
 describe('berth user|org|team|grant|token', () => {
+  it('a management command never creates a database in a folder nobody named', async () => {
+    const cwd = await mkdtemp(path.join(tmpdir(), 'berth-cli-cwd-'));
+    try {
+      const r = spawnSync(process.execPath, [bin, 'user', 'list'], { encoding: 'utf8', cwd, env: { PATH: process.env.PATH ?? '' }, timeout: 20_000 });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`no Berth database at ${cwd}/data/berth\\.db \\(from the default data folder ./data of the working folder`));
+      assert.match(r.stderr, /--config FILE \(or BERTH_CONFIG\), or --data-dir DIR/);
+      assert.equal(existsSync(path.join(cwd, 'data')), false, 'nothing was created');
+      const typo = spawnSync(process.execPath, [bin, 'user', 'list', '--data-dir', path.join(cwd, 'no-such-folder')], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 20_000 });
+      assert.equal(typo.status, 2, 'a named folder that does not exist is a mistake too');
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+
   it('manages identities in the configured database, with --json and exit codes', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'berth-cli-id-'));
     const run = (args: string[], input?: string) => spawnSync(process.execPath, [bin, ...args, '--data-dir', dir], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 20_000, input });

@@ -1,6 +1,8 @@
 import { redactUrl } from '../../config/index.js';
 import { isRegistryError } from '../../errors/index.js';
 import { IdentityService } from '../../identity/index.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { userInfo } from 'node:os';
 import { createMetadataStore, type MetadataStore } from '../../metadata/index.js';
 import { ExitError } from '../exit-error.js';
@@ -21,11 +23,21 @@ function cliActor(): string {
 
 /** Runs `fn` with the configured database's metadata store open (for `berth audit`). */
 export async function withStore<T>(flags: IdentityFlags, fn: (store: MetadataStore) => Promise<T>): Promise<T> {
-  const { config } = await loadOrExit(flags);
-  if (!(config.auth.kind === 'token' && config.auth.database)) {
-    process.stderr.write('berth: warning: this configuration does not take users from Berth\'s database; they apply once auth.token is set without auth.htpasswd and rootcertbundle\n');
-  }
+  const { config, file } = await loadOrExit(flags);
   const db = config.database;
+  // A management command works on the server's database. It never creates
+  // one in a folder nobody named (run from another folder, it would answer
+  // "user not found" from a new, empty ./data/berth.db): only in a data
+  // folder given explicitly (--config, BERTH_CONFIG, --data-dir) that exists,
+  // to set users up before the first start.
+  const named = file !== null || flags.dataDir !== undefined || process.env.BERTH_DATA_DIR !== undefined;
+  if (db.kind === 'sqlite' && !existsSync(db.path) && !(named && existsSync(path.dirname(db.path)))) {
+    const how = file ? `the configuration ${file}` : flags.dataDir ? `--data-dir ${flags.dataDir}` : 'the default data folder ./data of the working folder (no --config, BERTH_CONFIG, REGISTRY_CONFIGURATION_PATH or --data-dir given)';
+    throw new ExitError(`no Berth database at ${db.path} (from ${how}). Run the command with the server's configuration: --config FILE (or BERTH_CONFIG), or --data-dir DIR.`, 2);
+  }
+  if (!(config.auth.kind === 'token' && config.auth.database)) {
+    process.stderr.write(`berth: warning: ${file ? `the configuration ${file}` : 'this configuration'} does not take users from Berth's database (it needs auth.token without auth.htpasswd and rootcertbundle), so a server started with it does not use these users\n`);
+  }
   const store = createMetadataStore(db.kind === 'postgres'
     ? { kind: 'postgres', url: db.url, logUrl: redactUrl(db.url), poolSize: 2, connect: { attempts: 3 } }
     : { kind: 'sqlite', path: db.path });
