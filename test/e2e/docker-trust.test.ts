@@ -99,9 +99,31 @@ describe('docker trust against Berth (no separate Notary)', () => {
     assert.deepEqual(doc[0]?.SignedTags.map((s) => [s.SignedTag, s.Signers]), [['v1', ['alice']]]);
     assert.deepEqual(doc[0]?.Signers.map((s) => s.Name), ['alice']);
 
+    // A second signer signs the same tag (only targets/bob is published): both show.
+    const bob = await client();
+    await run('docker', ['trust', 'key', 'generate', 'bob', '--dir', bob.config], { env: { ...env.env, DOCKER_CONFIG: bob.config, ...passphrases } });
+    assert.match((await admin.docker(['trust', 'signer', 'add', '--key', join(bob.config, 'bob.pub'), 'bob', ref('dct/signed')])).stdout, /Successfully added signer: bob to /);
+    const second = await bob.docker(['trust', 'sign', ref('dct/signed:v1')]);
+    assert.match(second.stdout + second.stderr, /Existing signatures for tag v1 digest [0-9a-f]{64} from:\nalice/);
+    const both = JSON.parse((await (await client()).docker(['trust', 'inspect', ref('dct/signed:v1')])).stdout) as { SignedTags: { Signers: string[] }[] }[];
+    assert.deepEqual(both[0]?.SignedTags[0]?.Signers, ['alice', 'bob']);
+
     const revoked = await admin.docker(['trust', 'revoke', ref('dct/signed:v1')]);
     assert.match(revoked.stdout, /Successfully deleted signature for /);
     const after = await (await client()).docker(['trust', 'inspect', '--pretty', ref('dct/signed')]);
     assert.match(after.stdout, new RegExp(`No signatures for ${ref('dct/signed')}`));
+  }));
+
+  it('revoking a whole repository\'s signatures, then pulls are refused', T, () => withRegistryLog(reg, async () => {
+    const publisher = await client();
+    await env.docker(['tag', env.images.one, ref('dct/whole:1')]);
+    await publisher.docker(['push', ref('dct/whole:1')]);
+    assert.match((await (await client()).docker(['trust', 'inspect', '--pretty', ref('dct/whole')])).stdout, /^1\s+[0-9a-f]{64}\s+\(Repo Admin\)$/m);
+    const revoked = await publisher.docker(['trust', 'revoke', '-y', ref('dct/whole')]);
+    assert.match(revoked.stdout, new RegExp(`Successfully deleted signature for ${ref('dct/whole')}`));
+    assert.match((await (await client()).docker(['trust', 'inspect', '--pretty', ref('dct/whole')])).stdout, new RegExp(`No signatures for ${ref('dct/whole')}`));
+    await env.docker(['rmi', ref('dct/whole:1')]);
+    const refused = await (await client()).fails(['pull', ref('dct/whole:1')]);
+    assert.match(refused.stdout + refused.stderr, /No valid trust data for 1/);
   }));
 });
