@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerEnv } from './docker-env.js';
-import { BERTH_CLI, startRegistry, withRegistryLog, type RunningRegistry } from './registry-process.js';
+import { startTlsBerth, withRegistryLog, type RunningRegistry } from './registry-process.js';
 import { run } from './util.js';
 
 const T = { timeout: 240_000 };
@@ -23,15 +23,9 @@ describe('docker trust against Berth (no separate Notary)', () => {
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'berth-e2e-dct-'));
-    const certs = join(work, 'certs');
-    await run(process.execPath, [BERTH_CLI, 'certs', 'init', '--host', 'localhost', '--ip', '127.0.0.1', '--dir', certs]);
     env = await DockerEnv.start();
     await env.buildImages();
-    reg = await startRegistry({
-      env: { REGISTRY_HTTP_TLS_CERTIFICATE: join(certs, 'server.crt'), REGISTRY_HTTP_TLS_KEY: join(certs, 'server.key') },
-      tlsCa: join(certs, 'ca.crt'),
-      listenHost: 'localhost',
-    });
+    ({ reg } = await startTlsBerth(work));
   }, T);
   after(async () => {
     await reg?.stop();

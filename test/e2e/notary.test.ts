@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BERTH_CLI, startRegistry, withRegistryLog, type RunningRegistry } from './registry-process.js';
+import { startTlsBerth, withRegistryLog, type RunningRegistry } from './registry-process.js';
 import { run, runExpectFailure } from './util.js';
 
 const NOTARY = '/usr/bin/notary';
@@ -30,13 +30,7 @@ describe('notary CLI against Berth', { skip }, () => {
   before(async () => {
     if (required) assert.ok(existsSync(NOTARY), `E2E_REQUIRE_NOTARY=1 but ${NOTARY} is missing`);
     work = await mkdtemp(join(tmpdir(), 'berth-e2e-notary-'));
-    certs = join(work, 'certs');
-    await run(process.execPath, [BERTH_CLI, 'certs', 'init', '--host', 'localhost', '--ip', '127.0.0.1', '--dir', certs]);
-    reg = await startRegistry({
-      env: { REGISTRY_HTTP_TLS_CERTIFICATE: join(certs, 'server.crt'), REGISTRY_HTTP_TLS_KEY: join(certs, 'server.key') },
-      tlsCa: join(certs, 'ca.crt'),
-      listenHost: 'localhost',
-    });
+    ({ reg, certs } = await startTlsBerth(work));
   }, T);
   after(async () => {
     await reg?.stop();

@@ -9,7 +9,7 @@ import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePortIn, RingLog, settlesWithin, sleep } from './util.js';
+import { freePortIn, RingLog, run, settlesWithin, sleep } from './util.js';
 
 export type RegistryTarget = 'berth' | 'reference';
 
@@ -248,4 +248,20 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
         : `did not answer GET ${url}/v2/ within ${readyTimeoutMs} ms`;
     throw new Error(`${target} registry ${why}.\n--- registry output ---\n${logs.slice(-8000) || '(empty)'}`);
   }
+}
+
+/**
+ * Berth over HTTPS on `localhost`, with a private CA from `berth certs init`
+ * written to `<work>/certs` (ca.crt for clients that verify). The docker CLI
+ * and the notary CLI reach trust data at https://<registry host:port>.
+ */
+export async function startTlsBerth(work: string): Promise<{ reg: RunningRegistry; certs: string }> {
+  const certs = join(work, 'certs');
+  await run(process.execPath, [BERTH_CLI, 'certs', 'init', '--host', 'localhost', '--ip', '127.0.0.1', '--dir', certs]);
+  const reg = await startRegistry({
+    env: { REGISTRY_HTTP_TLS_CERTIFICATE: join(certs, 'server.crt'), REGISTRY_HTTP_TLS_KEY: join(certs, 'server.key') },
+    tlsCa: join(certs, 'ca.crt'),
+    listenHost: 'localhost',
+  });
+  return { reg, certs };
 }
