@@ -2,3 +2,4 @@ export { TrustService, type TrustFile, type TrustServiceOptions } from './servic
 export { trustRoutes } from './routes.js';
 export { KeyVault } from './key-vault.js';
 export { loadOrCreateKeySecret } from './key-secret.js';
+export { signedTargets, type DctTarget } from './signed-targets.js';

@@ -3,6 +3,7 @@ import { RegistryError } from '../errors/index.js';
 import type { NewTrustFile, ServerKeyRole, TrustChangeRecord, TrustFileRecord, TrustKeyRecord, TrustStore } from '../metadata/index.js';
 import type { KeyVault } from './key-vault.js';
 import { MultipartError, multipartBoundary, parseMultipart } from './multipart.js';
+import { signedTargets, type DctTarget } from './signed-targets.js';
 import {
   buildSnapshot, buildTimestamp, generateEcdsaKey, isDelegationRole, isValidRole, parseMetadata, publicKeyJson, roleFromFilename,
   snapshotExpiry, timestampExpiry, timestampIsStale, validateUpdate, isExpired,
@@ -231,6 +232,11 @@ export class TrustService {
     record.sealedPrivateKey = this.o.vault.seal(k.privateKeyPem, sealContext(record));
     await this.o.store.addKey(record);
     return record.publicKey;
+  }
+
+  /** Every tag signed in the repository's trust data, with its signers (what `docker trust inspect` lists). */
+  async signedTargets(repository: string, now: number = this.now().getTime()): Promise<DctTarget[]> {
+    return signedTargets(await this.o.store.current(repository), new Date(now));
   }
 
   // ---- delete and changefeed -----------------------------------------------
