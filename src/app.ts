@@ -6,6 +6,7 @@ import { redactUrl, type BerthConfig } from './config/index.js';
 import { RegistryError } from './errors/index.js';
 import { createRegistryServer, type RegistryServer, type RouteGroup } from './http/index.js';
 import { KeyVault, loadOrCreateKeySecret, TrustService, trustRoutes } from './trust/index.js';
+import { signatureCleanupListener, signatureRoutes } from './signatures/index.js';
 import { auditListener, AUDITED_TYPES, EventBus, EventedRegistry, type EventContext } from './events/index.js';
 import type { Logger } from './log/index.js';
 import { createMetadataStore, type MetadataStore } from './metadata/index.js';
@@ -29,6 +30,8 @@ export interface Berth {
   readonly identity: IdentityService;
   readonly http: RegistryServer;
   readonly address: AddressInfo;
+  /** Where the Notary API's own listener (trust.addr) listens, or null. */
+  readonly trustAddress: AddressInfo | null;
   /** Graceful stop: drains requests (up to http.draintimeout), then closes the stores. */
   close(): Promise<void>;
 }
@@ -148,10 +151,13 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   const events = new EventBus(logger);
   // The audit log records content events (pushes, pulls with HEAD, deletes, refusals) when users are Berth's own.
   if (usersFromDatabase) events.addListener('audit', auditListener(metadata.audit), { types: AUDITED_TYPES });
+  // OCI signatures go with their subject: deleting a manifest by digest deletes its signature artifacts.
+  if (config.storage.deleteEnabled && !config.storage.readOnly) events.addListener('signatures', signatureCleanupListener(registry, logger), { types: ['manifest.deleted'] });
   // Without hooks or listeners the core is used as it is: nothing to pay on the hot path.
   const registryFor = (context: EventContext) => (events.hasListeners || events.hasPreHooks ? new EventedRegistry(registry, events, context) : registry);
   // Features contribute route groups: Docker Content Trust (the Notary API) unless trust.enabled is false.
   const groups: RouteGroup[] = [];
+  let trust: TrustService | null = null;
   if (config.trust.enabled) {
     let vault: KeyVault;
     try {
@@ -161,17 +167,26 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
       await storage.close();
       throw err;
     }
-    groups.push(trustRoutes(new TrustService({ store: metadata.trust, vault })));
+    trust = new TrustService({ store: metadata.trust, vault });
+    groups.push(trustRoutes(trust));
   }
-  const http = createRegistryServer({
+  // OCI signatures by API, read from the core (listing is not a pull). TODO(issue 11): keysFor from the repository's trust policy; until then every signature lists as unknown-key or worse.
+  groups.push(signatureRoutes({ source: registry }));
+  const services = {
     registryFor, access: options.access ?? auth.access, authenticator: auth.authenticator, identity: usersFromDatabase ? identity : null,
     audit: usersFromDatabase ? metadata.audit : null,
     tokens: auth.tokens, config, health, ready,
-  }, logger, groups);
+  };
+  const http = createRegistryServer(services, logger, groups);
+  // trust.addr: the Notary API alone on a listener of its own, as a separate Notary server would be.
+  const trustHttp = trust && config.trust.listener ? createRegistryServer(services, logger, groups.filter((g) => g.name === 'trust'), { core: 'front' }) : null;
   let address: AddressInfo;
+  let trustAddress: AddressInfo | null = null;
   try {
     address = await http.listen(config.http.host, config.http.port);
+    if (trustHttp && config.trust.listener) trustAddress = await trustHttp.listen(config.trust.listener.host, config.trust.listener.port);
   } catch (err) {
+    await http.close(0).catch(() => {});
     await metadata.close();
     await storage.close();
     throw err;
@@ -204,10 +219,10 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   }
 
   return {
-    config, registry, events, storage, metadata, identity, http, address,
+    config, registry, events, storage, metadata, identity, http, address, trustAddress,
     async close() {
       await jobs.close();
-      await http.close(config.http.drainTimeoutMs);
+      await Promise.all([http.close(config.http.drainTimeoutMs), trustHttp?.close(config.http.drainTimeoutMs)]);
       // Let listeners finish what the last requests committed (bounded: a stuck listener does not hold the stop).
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([events.idle(), new Promise((r) => (timer = setTimeout(r, 5000)))]);

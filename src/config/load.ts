@@ -260,11 +260,11 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadResult>
   return { config: errors.length === 0 ? config : null, errors, warnings, file };
 }
 
-function parseAddr(addr: string, errors: string[]): { host: string; port: number } {
+function parseAddr(addr: string, errors: string[], key = 'http.addr'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr.trim());
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
-    errors.push(`http.addr: expected HOST:PORT or :PORT, got ${JSON.stringify(addr)}`);
+    errors.push(`${key}: expected HOST:PORT or :PORT, got ${JSON.stringify(addr)}`);
     return { host: '0.0.0.0', port: 5000 };
   }
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
@@ -319,6 +319,9 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
   // (berth.db, keys) lives there too, never in whatever folder a command runs from.
   const dataDir = path.resolve(cwd, c.datadir ?? c.storage?.filesystem?.rootdirectory ?? 'data');
   const { host, port } = parseAddr(c.http?.addr ?? ':5000', errors);
+  if (c.trust?.addr !== undefined && c.trust.enabled === false) errors.push('trust.addr: a trust listener is set but trust.enabled is false; remove trust.addr or enable trust');
+  const trustAddrErrors: string[] = [];
+  if (c.trust?.addr !== undefined && port !== 0 && parseAddr(c.trust.addr, trustAddrErrors).port === port && trustAddrErrors.length === 0) errors.push(`trust.addr: port ${port} is http.addr's; choose another port (the Notary API is on http.addr already)`);
 
   const drivers = (['filesystem', 'inmemory', 's3'] as const).filter((d) => c.storage?.[d] !== undefined);
   // registry:2's other drivers: refuse rather than quietly keep blobs on local disk.
@@ -394,6 +397,7 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
     audit: { retentionMs: ms(c.audit?.retention, 90 * 86_400_000) },
     trust: {
       enabled: c.trust?.enabled ?? true,
+      listener: c.trust?.addr === undefined ? null : parseAddr(c.trust.addr, errors, 'trust.addr'),
       keySecretFile: path.resolve(cwd, c.trust?.keysecretfile ?? path.join(dataDir, 'keys', 'trust-key-secret')),
     },
     limits: {

@@ -341,6 +341,7 @@ export const CONFIG_DEFAULTS: Record<string, Default> = {
   'audit.retention': (p) => duration(p.plain.audit.retentionMs),
   trust: SECTION,
   'trust.enabled': (p) => code(p.plain.trust.enabled),
+  'trust.addr': () => 'none (the Notary API is served on http.addr only)',
   'trust.keysecretfile': (p) => (p.plain.trust.keySecretFile === path.join(p.plain.dataDir, 'keys', 'trust-key-secret') ? code('<datadir>/keys/trust-key-secret') : code(p.plain.trust.keySecretFile)),
   notifications: REFUSED_IF_USED,
   redis: IGNORED,

@@ -44,8 +44,12 @@ export interface BerthConfig {
   readonly database: DatabaseConfig;
   /** How long audit events are kept, in ms (0: forever). */
   readonly audit: { readonly retentionMs: number };
-  /** Docker Content Trust: whether the Notary API is served, and where the key-sealing secret is. */
-  readonly trust: { readonly enabled: boolean; readonly keySecretFile: string };
+  /**
+   * Docker Content Trust: whether the Notary API is served, on which extra
+   * listener (besides Berth's own address; null: none), and where the
+   * key-sealing secret is.
+   */
+  readonly trust: { readonly enabled: boolean; readonly listener: { readonly host: string; readonly port: number } | null; readonly keySecretFile: string };
   readonly limits: {
     readonly manifestMaxBytes: number;
     /** 0: the tag list returns every tag unless the client asks for a page. */

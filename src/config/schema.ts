@@ -154,6 +154,7 @@ export const configSchema = z.object({
   }).optional().describe('The audit log (Berth; users from its database).'),
   trust: z.object({
     enabled: bool('Serve the Notary v1 API (Docker Content Trust) under /v2/<gun>/_trust/ on Berth\'s own host and port (default true). docker trust and the notary CLI use it; with HTTPS, DOCKER_CONTENT_TRUST_SERVER can stay unset.').optional(),
+    addr: str('An extra listener, HOST:PORT or :PORT, that serves only the Notary API (plus /v2/, the token endpoint and health), as a separate Notary server would (e.g. :4443 for DOCKER_CONTENT_TRUST_SERVER=https://registry.example.com:4443). It uses http.tls when set. The API stays on Berth\'s own address too.').optional(),
     keysecretfile: str('File holding the secret (at least 32 bytes) that seals the private keys Berth holds for trust data (timestamp and snapshot keys); default <datadir>/keys/trust-key-secret, created on first start. Share it between instances, and back it up with the database.').optional(),
   }).optional().describe('Docker Content Trust (Berth).'),
   notifications: refusedSection('Webhook notifications', 'refused when it lists endpoints (webhooks are not supported yet)'),

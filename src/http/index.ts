@@ -1,4 +1,4 @@
-export { createRegistryServer, createRequestHandler, type RegistryServer } from './server.js';
+export { createRegistryServer, createRequestHandler, type RegistryServer, type RegistryServerOptions } from './server.js';
 export type { HttpServices, RequestContext, Handler } from './context.js';
 export { RoutePath, paths, type RouteMatch } from './routes.js';
 export { RouteTable, fillPath, ACCESS_KINDS, type Access, type AccessKind, type Method, type Route, type RouteDoc, type RouteGroup, type RouteParams } from './route-table.js';

@@ -10,7 +10,7 @@ import { isValidRepositoryName } from '../registry/index.js';
 import type { Logger } from '../log/index.js';
 import type { HttpServices, RequestContext } from './context.js';
 import { authorizeRoute } from './access.js';
-import { coreRouteGroups } from './groups/index.js';
+import { coreRouteGroups, frontRouteGroups } from './groups/index.js';
 import { RouteTable, type RouteGroup } from './route-table.js';
 import type { RouteMatch } from './routes.js';
 import { sendError } from './respond.js';
@@ -161,9 +161,14 @@ function firstValue(v: string | string[] | undefined): string | undefined {
  * features contribute (trust, metrics, search, UI), each route with its
  * access kind.
  */
-export function createRegistryServer(services: HttpServices, logger: Logger, extraGroups: readonly RouteGroup[] = []): RegistryServer {
+export interface RegistryServerOptions {
+  /** `all` (default): the registry, management API, token and health, then the extra groups. `front`: only health, the token endpoint and /v2/, then the extra groups (a listener for one feature, e.g. trust.addr). */
+  core?: 'all' | 'front';
+}
+
+export function createRegistryServer(services: HttpServices, logger: Logger, extraGroups: readonly RouteGroup[] = [], serverOptions: RegistryServerOptions = {}): RegistryServer {
   const counters = { inFlight: 0 };
-  const routes = new RouteTable([...coreRouteGroups, ...extraGroups]);
+  const routes = new RouteTable([...(serverOptions.core === 'front' ? frontRouteGroups : coreRouteGroups), ...extraGroups]);
   const handler = createRequestHandler(services, logger, counters, routes);
   const tls = services.config.http.tls;
   const options: http.ServerOptions = {
