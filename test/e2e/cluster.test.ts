@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
+import { createServer as httpCreateServer, request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -257,6 +257,93 @@ function downloadWhileStoreDies(url: string, pauseAfter: number, fault: () => Pr
   });
 }
 
+// ---------------------------------------------------------------------------
+// What an instance asks of the object store
+// ---------------------------------------------------------------------------
+
+/** One request an instance sent to the object store, as the tap saw it. */
+interface StoreRequest {
+  method: string;
+  /** Path and query, e.g. `/bucket/key?partNumber=2&uploadId=…`. */
+  url: string;
+  /** Request body bytes passed on to the store so far. */
+  sent: number;
+  /** The store's status, once it answered. */
+  status: number | null;
+}
+
+/**
+ * An HTTP proxy between one instance and the object store that records what
+ * the instance asks of it. The steps that break something while an instance
+ * is mid-upload wait on what this shows (a part being stored, the body
+ * flowing into a PutObject, an upload's tail being read back) instead of
+ * sleeping and hoping the instance got that far.
+ */
+interface StoreTap {
+  /** http://127.0.0.1:PORT: the instance's S3 endpoint. */
+  readonly url: string;
+  /** Where the record stands now: pass it to `until` to look only at what comes after. */
+  mark(): number;
+  /** Waits (bounded) for a request after `from` that `seen` accepts; fails the step if none comes. */
+  until(what: string, from: number, seen: (r: StoreRequest) => boolean, timeoutMs?: number): Promise<StoreRequest>;
+  close(): Promise<void>;
+}
+
+async function startStoreTap(listenPort: number, target: string): Promise<StoreTap> {
+  const to = new URL(target);
+  const requests: StoreRequest[] = [];
+  const server = httpCreateServer((req, res) => {
+    const r: StoreRequest = { method: req.method ?? '', url: req.url ?? '', sent: 0, status: null };
+    requests.push(r);
+    // Headers pass unchanged (Host too, so SigV4 signatures stay valid).
+    const up = httpRequest({ host: to.hostname, port: Number(to.port), method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+      r.status = upRes.statusCode ?? 0;
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.pipe(res);
+      upRes.on('error', () => res.destroy());
+    });
+    // A store that cannot be reached looks like one: the instance's connection is reset.
+    up.on('error', () => req.socket.destroy());
+    req.on('error', () => up.destroy());
+    req.on('data', (c: Buffer) => { r.sent += c.length; });
+    req.pipe(up);
+  });
+  await new Promise<void>((resolveListen, rejectListen) => {
+    server.once('error', rejectListen);
+    server.listen(listenPort, '127.0.0.1', () => resolveListen());
+  });
+  return {
+    url: `http://127.0.0.1:${listenPort}`,
+    mark: () => requests.length,
+    async until(what, from, seen, timeoutMs = 20_000) {
+      for (const deadline = Date.now() + timeoutMs; ;) {
+        const hit = requests.slice(from).find(seen);
+        if (hit) return hit;
+        if (Date.now() > deadline) {
+          const since = requests.slice(from).map((q) => `${q.method} ${q.url} sent=${q.sent} status=${q.status}`).join('\n  ');
+          assert.fail(`${what}: not seen within ${timeoutMs} ms; the store was asked, meanwhile:\n  ${since || '(nothing)'}`);
+        }
+        await sleep(20);
+      }
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+    },
+  };
+}
+
+/** A request that stores bytes: PutObject or UploadPart. */
+const storesBytes = (r: StoreRequest, atLeast: number) => r.method === 'PUT' && r.sent >= atLeast;
+/** UploadPart: one part of a multipart upload. */
+const storesPart = (r: StoreRequest) => r.method === 'PUT' && /[?&]partNumber=\d+/.test(r.url) && r.sent > 0;
+/**
+ * An append starting: the instance reads back the unfinished upload's state
+ * object (unless it wrote the state itself) or its tail (the bytes short of a
+ * part), before it takes the new bytes.
+ */
+const readsUpload = (r: StoreRequest) => r.method === 'GET' && /\/~append\/[^?]*\/(state-|tail-)[^/?]*(\?|$)/.test(r.url);
+
 function describeStreamed(what: string, r: StreamedResult): string {
   if (r.error) return `${what}: client error ${r.error.message}`;
   return `${what} -> ${r.status}\n${JSON.stringify(r.headers)}\n${r.body?.toString('utf8').slice(0, 2000)}`;
@@ -275,6 +362,9 @@ describe('three Berth instances on one PostgreSQL and one object store, behind n
   let lb: LoadBalancer | undefined;
   /** berth-3 reaches the object store through this proxy, which can be told to answer errors. */
   let proxy: FaultyProxy | undefined;
+  /** berth-1..3 reach the object store (berth-3 through `proxy`) through these: what each asks of the store. */
+  let taps: StoreTap[] = [];
+  let tap2: StoreTap, tap3: StoreTap;
   let dockerReady: Promise<DockerEnv> | undefined;
   let docker: DockerEnv | undefined;
   let i1: BerthNode, i2: BerthNode, i3: BerthNode;
@@ -314,12 +404,13 @@ describe('three Berth instances on one PostgreSQL and one object store, behind n
     })();
     dockerReady.catch(() => undefined);
 
-    const [s3Port, p1, p2, p3, p4, lbPort, lbRedirectPort, proxyPort] = (await pickClusterPorts(8)) as [number, number, number, number, number, number, number, number];
+    const [s3Port, p1, p2, p3, p4, lbPort, lbRedirectPort, proxyPort, ...tapPorts] = await pickClusterPorts(11) as [number, number, number, number, number, number, number, number, number, number, number];
     s3 = await startTestS3({ port: s3Port });
     const store = s3;
     onProcessExit(() => void store.stop());
     proxy = await startFaultyProxy(proxyPort, store.endpoint);
-    const storeVia = proxy.url;
+    taps = await Promise.all(tapPorts.map((port, i) => startStoreTap(port, i === 2 ? (proxy as FaultyProxy).url : store.endpoint)));
+    [, tap2, tap3] = taps as [StoreTap, StoreTap, StoreTap];
     db = await createScratchDatabase();
     const env = (redirects: boolean, endpoint?: string): Record<string, string> => ({
       ...store.env(endpoint ? { REGISTRY_STORAGE_S3_REGIONENDPOINT: endpoint } : {}),
@@ -331,7 +422,7 @@ describe('three Berth instances on one PostgreSQL and one object store, behind n
       REGISTRY_HTTP_DRAINTIMEOUT: '2s',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     });
-    nodes = [p1, p2, p3, p4].map((port, i) => new BerthNode(`berth-${i + 1}`, port, env(i === 3, i === 2 ? storeVia : undefined), join(work, `data-${i + 1}`)));
+    nodes = [p1, p2, p3, p4].map((port, i) => new BerthNode(`berth-${i + 1}`, port, env(i === 3, taps[i]?.url), join(work, `data-${i + 1}`)));
     [i1, i2, i3] = nodes as [BerthNode, BerthNode, BerthNode];
     // All at once: the schema migrations run once, under PostgreSQL's advisory lock.
     await Promise.all(nodes.map((n) => n.start()));
@@ -350,6 +441,7 @@ describe('three Berth instances on one PostgreSQL and one object store, behind n
       await Promise.allSettled(nodes.map((n) => n.stop()));
       await dockerReady?.catch(() => undefined);
       await docker?.stop().catch(() => undefined);
+      await Promise.allSettled(taps.map((tap) => tap.close()));
       await proxy?.close().catch(() => undefined);
       await s3?.close().catch(() => undefined);
       await db?.drop().catch(() => undefined);
@@ -492,9 +584,11 @@ describe('three Berth instances on one PostgreSQL and one object store, behind n
         }
       })();
       try {
+        const from = tap2.mark();
         const killed = await streamRequest(`${i2.url}/v2/${repo}/blobs/uploads/?digest=${digest}`, 'POST',
           { 'Content-Type': 'application/octet-stream' }, data, 12 * MiB, async () => {
-            await sleep(300); // berth-2 is now storing parts of the body
+            // Killed only once berth-2 is storing the body: a PutObject to the store with a MiB of it passed on.
+            await tap2.until('berth-2 storing the pushed body', from, (r) => storesBytes(r, 1 * MiB));
             await i2.kill('SIGKILL');
           });
         assert.ok(killed.error, `the killed instance must not have answered: ${describeStreamed('POST', killed)}`);
@@ -586,11 +680,15 @@ describe('three Berth instances on one PostgreSQL and one object store, behind n
       const uuid = session.split('?')[0]?.split('/').pop() as string;
       const p1 = await patchChunk(i1.url, session, first, 0);
       assert.equal(p1.status, 202, describeHttp('PATCH', 'first chunk', p1));
-      const patchWhileStoreDies = (base: string, chunk: Buffer) => streamRequest(`${base}${session}`, 'PATCH',
-        { 'Content-Type': 'application/octet-stream', 'Content-Range': `${first.length}-${first.length + chunk.length - 1}` }, chunk, 1 * MiB, async () => {
-          await sleep(300); // the instance is reading the body
-          await store.stop();
-        });
+      /** PATCHes `chunk` to berth-2, pausing after `pauseAt` bytes until berth-2's store traffic shows `reached`, then stops the store. */
+      const patchWhileStoreDies = (chunk: Buffer, pauseAt: number, reached: { what: string; seen: (r: StoreRequest) => boolean }) => {
+        const from = tap2.mark();
+        return streamRequest(`${i2.url}${session}`, 'PATCH',
+          { 'Content-Type': 'application/octet-stream', 'Content-Range': `${first.length}-${first.length + chunk.length - 1}` }, chunk, pauseAt, async () => {
+            await tap2.until(reached.what, from, reached.seen);
+            await store.stop();
+          });
+      };
       const storeBack = async () => {
         await store.restart();
         for (const base of bases()) {
@@ -622,10 +720,13 @@ describe('three Berth instances on one PostgreSQL and one object store, behind n
 
         // 1. The store dies while berth-2 ships a multipart part of the chunk:
         // berth-2 answers 503 before the body is complete (and closes the
-        // connection, so the client may see the reset before the answer);
-        // its access log says what it answered.
+        // connection, so the client may see the reset before the answer), or
+        // at its end if that part was already stored and the rest cannot be;
+        // its access log says what it answered. The committed 1 MiB tail and
+        // 4 MiB of the chunk fill the first part: the pause comes after 5 MiB,
+        // and the store stops once berth-2 has begun sending that part.
         const t0 = Date.now();
-        const midPart = await patchWhileStoreDies(i2.url, second);
+        const midPart = await patchWhileStoreDies(second, 5 * MiB, { what: 'berth-2 storing a part of the chunk', seen: storesPart });
         assert.ok(Date.now() - t0 < 20_000, `the failure took ${Date.now() - t0} ms`);
         if (midPart.error) {
           assert.match(midPart.error.message, /ECONNRESET|EPIPE|socket hang up/, describeStreamed('PATCH while the store died', midPart));
@@ -659,7 +760,8 @@ describe('three Berth instances on one PostgreSQL and one object store, behind n
 
         // 2. The store dies while berth-2 receives a smaller chunk: the failure
         // comes when the body is complete, so the client reads the whole answer.
-        const atTail = await patchWhileStoreDies(i2.url, second.subarray(0, 3 * MiB));
+        // berth-2 has begun the append (read the upload back) before the store stops.
+        const atTail = await patchWhileStoreDies(second.subarray(0, 3 * MiB), 1 * MiB, { what: 'berth-2 reading the upload back', seen: readsUpload });
         assert.equal(atTail.status, 503, describeStreamed('PATCH while the store died', atTail));
         assert.equal(codeOf(atTail), 'BERTH_UNAVAILABLE');
       } finally {
@@ -691,10 +793,12 @@ describe('three Berth instances on one PostgreSQL and one object store, behind n
       const session = await startSession(i2.url, repo);
       assert.equal((await patchChunk(i3.url, session, first, 0)).status, 202);
       try {
-        // The store starts answering 500 InternalError while berth-3 receives the chunk.
+        // The store starts answering 500 InternalError while berth-3 receives
+        // the chunk: once berth-3 has begun the append (read the upload back).
+        const from = tap3.mark();
         const cut = await streamRequest(`${i3.url}${session}`, 'PATCH',
           { 'Content-Type': 'application/octet-stream', 'Content-Range': `${first.length}-${data.length - 1}` }, second, 1 * MiB, async () => {
-            await sleep(300);
+            await tap3.until('berth-3 reading the upload back', from, readsUpload);
             faults.fail(500, 'InternalError');
           });
         assert.equal(cut.status, 503, describeStreamed('PATCH while the store answered 500', cut));
