@@ -12,6 +12,8 @@ export type { UploadStore, UploadRecord } from './upload-store.js';
 
 export type { LeaseStore } from './lease-store.js';
 
+export type { LoginAttemptStore, LoginFailureKey, LoginFailureKind, LoginFailureLimits, LoginFailureWindow } from './login-attempt-store.js';
+
 export type {
   IdentityStore, UserRecord, GrantRecord, VisibilityRecord, AccessTokenRecord, TokenScope, SubjectKind, ResourceKind, Role,
 } from './identity-store.js';

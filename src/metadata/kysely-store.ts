@@ -5,6 +5,7 @@ import { KyselyAuditStore } from './kysely-audit-store.js';
 import { KyselyContentStore } from './kysely-content-store.js';
 import { KyselyIdentityStore } from './kysely-identity-store.js';
 import { KyselyLeaseStore } from './kysely-lease-store.js';
+import { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js';
 import { KyselyUploadStore } from './kysely-upload-store.js';
 import { KyselyTrustStore } from './kysely-trust-store.js';
 import type { MetadataStore, MetadataStores } from './store.js';
@@ -27,6 +28,7 @@ const storeFactories = {
   identity: ({ db, flavor }) => new KyselyIdentityStore(db, flavor),
   audit: ({ db }) => new KyselyAuditStore(db),
   trust: ({ db }) => new KyselyTrustStore(db),
+  loginAttempts: ({ db }) => new KyselyLoginAttemptStore(db),
 } satisfies { [K in keyof MetadataStores]: (connection: StoreConnection) => MetadataStores[K] };
 
 function openStores(connection: StoreConnection): MetadataStores {
@@ -74,6 +76,10 @@ export abstract class KyselyStore implements MetadataStore {
 
   get trust(): MetadataStores['trust'] {
     return this.stores().trust;
+  }
+
+  get loginAttempts(): MetadataStores['loginAttempts'] {
+    return this.stores().loginAttempts;
   }
 
   async init(): Promise<void> {

@@ -210,6 +210,22 @@ function migrations(flavor: Flavor): Record<string, Migration> {
         await db.schema.createIndex('trust_changes_repository').on('trust_changes').columns(['repository', 'id']).execute();
       },
     },
+    // Failed-login windows (login-attempt-store.ts), shared by every
+    // instance so that login limits hold across all of them.
+    '0008_login_failures': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.createTable('login_failures')
+          .addColumn('kind', key, (c) => c.notNull())
+          .addColumn('user_name', key, (c) => c.notNull())
+          .addColumn('address', key, (c) => c.notNull())
+          .addColumn('failures', 'bigint', (c) => c.notNull())
+          .addColumn('reset_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('login_failures_pk', ['kind', 'user_name', 'address'])
+          .execute();
+        await db.schema.createIndex('login_failures_address').on('login_failures').columns(['address']).execute();
+        await db.schema.createIndex('login_failures_reset_at').on('login_failures').columns(['reset_at']).execute();
+      },
+    },
   };
 }
 

@@ -44,6 +44,7 @@ export interface Database {
   trust_files: { repository: string; role: string; version: number; sha256: string; data: Buffer; created_at: number };
   trust_keys: { repository: string; role: string; key_id: string; public_key: string; sealed_private_key: string; created_at: number };
   trust_changes: { id: string; repository: string; gun: string; version: number; sha256: string; category: string; created_at: number };
+  login_failures: { kind: string; user_name: string; address: string; failures: number; reset_at: number };
   audit_events: {
     id: string;
     time: number;

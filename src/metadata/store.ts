@@ -2,6 +2,7 @@ import type { AuditStore } from './audit-store.js';
 import type { ContentStore } from './content-store.js';
 import type { IdentityStore } from './identity-store.js';
 import type { LeaseStore } from './lease-store.js';
+import type { LoginAttemptStore } from './login-attempt-store.js';
 import type { TrustStore } from './trust-store.js';
 import type { UploadStore } from './upload-store.js';
 
@@ -24,6 +25,8 @@ export interface MetadataStores {
   readonly audit: AuditStore;
   /** Docker Content Trust metadata, server keys and changefeed (trust-store.ts). */
   readonly trust: TrustStore;
+  /** Failed-login windows, shared so that login limits hold across instances (login-attempt-store.ts). */
+  readonly loginAttempts: LoginAttemptStore;
 }
 
 /**
@@ -36,7 +39,7 @@ export interface MetadataStores {
  * class per store on the shared connection (kysely-*-store.ts, wired in
  * kysely-store.ts), and the same suites (store-suite.ts for the handle,
  * content-suite.ts, upload-suite.ts, lease-suite.ts, identity-suite.ts,
- * audit-suite.ts).
+ * audit-suite.ts, login-attempt-suite.ts).
  *
  * Every store keeps this rule: when the database cannot be reached, a method
  * throws RegistryError BERTH_UNAVAILABLE (503, retry later), not the

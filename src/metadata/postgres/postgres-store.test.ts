@@ -12,6 +12,7 @@ import { runLeaseSuite } from '../lease-suite.js';
 import { runIdentitySuite } from '../identity-suite.js';
 import { runAuditSuite } from '../audit-suite.js';
 import { runTrustSuite } from '../trust-suite.js';
+import { runLoginAttemptSuite } from '../login-attempt-suite.js';
 import { PostgresStore } from './postgres-store.js';
 import { migrationProvider } from '../migrations.js';
 import {
@@ -22,7 +23,7 @@ const skipReason = postgresSkipReason();
 
 // Every suite opens a scratch database of its own.
 const scratches = new Map<MetadataStore, ScratchDatabase>();
-for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite, runTrustSuite]) {
+for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite, runTrustSuite, runLoginAttemptSuite]) {
   run({
     name: 'postgres',
     skipReason,
@@ -120,7 +121,7 @@ describe('postgres store: against a server', { skip: skipReason }, () => {
       assert.deepEqual((await query(db.url, 'select name from berth_migrations order by name')).map((r) => r.name), Object.keys(await migrationProvider('postgres').getMigrations()).sort());
       const tables = await query(db.url, "select tablename from pg_tables where schemaname = 'public' order by tablename");
       assert.deepEqual(tables.map((r) => r.tablename), [
-        'access_tokens', 'audit_events', 'berth_migrations', 'berth_migrations_lock', 'blobs', 'grants', 'leases', 'manifest_references', 'manifests',
+        'access_tokens', 'audit_events', 'berth_migrations', 'berth_migrations_lock', 'blobs', 'grants', 'leases', 'login_failures', 'manifest_references', 'manifests',
         'organizations', 'repositories', 'repository_blobs', 'tags', 'team_members', 'teams', 'trust_changes', 'trust_files', 'trust_keys', 'uploads', 'users', 'visibility',
       ]);
       // Byte order for names and tags comes from the schema, not the database's locale.

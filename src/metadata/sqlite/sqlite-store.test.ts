@@ -9,11 +9,12 @@ import { runLeaseSuite } from '../lease-suite.js';
 import { runIdentitySuite } from '../identity-suite.js';
 import { runAuditSuite } from '../audit-suite.js';
 import { runTrustSuite } from '../trust-suite.js';
+import { runLoginAttemptSuite } from '../login-attempt-suite.js';
 import { SqliteStore } from './sqlite-store.js';
 
 // Every suite opens a database file of its own.
 const dirs = new Map<MetadataStore, string>();
-for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite, runTrustSuite]) {
+for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite, runTrustSuite, runLoginAttemptSuite]) {
   run({
     name: 'sqlite (file, WAL)',
     async create() {
