@@ -66,6 +66,8 @@ export interface ContentStore {
   listTags(repository: string, options: { last?: string | undefined; limit?: number | undefined }): Promise<string[]>;
   /** Manifests of `repository` whose subject is `subject`, optionally of one artifact type, ordered by digest. */
   listReferrers(repository: string, subject: string, artifactType?: string): Promise<ReferrerRecord[]>;
+  /** Digests of the manifests of `repository` (indexes) that list `digest` as a child manifest, sorted, at most `limit`. */
+  parentManifests(repository: string, digest: string, limit: number): Promise<string[]>;
 }
 
 export interface BlobRecord {

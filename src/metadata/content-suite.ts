@@ -145,6 +145,20 @@ export function runContentSuite(options: MetadataSuiteOptions): void {
       assert.deepEqual(await content.listReferrers('ref/a', d(99)), []);
     });
 
+    it('finds the indexes of a repository that list a manifest as a child', async () => {
+      await content.putManifest({ manifest: manifest('par/a', d(90)), references: [] });
+      await content.putManifest({ manifest: manifest('par/b', d(90)), references: [] });
+      await content.putManifest({ manifest: manifest('par/a', d(92)), references: [{ digest: d(90), kind: 'manifest' }, { digest: d(1), kind: 'blob' }] });
+      await content.putManifest({ manifest: manifest('par/a', d(91)), references: [{ digest: d(90), kind: 'manifest' }] });
+      await content.putManifest({ manifest: manifest('par/b', d(93)), references: [{ digest: d(90), kind: 'manifest' }] });
+      assert.deepEqual(await content.parentManifests('par/a', d(90), 10), [d(91), d(92)]);
+      assert.deepEqual(await content.parentManifests('par/a', d(90), 1), [d(91)]);
+      assert.deepEqual(await content.parentManifests('par/b', d(90), 10), [d(93)]);
+      assert.deepEqual(await content.parentManifests('par/a', d(1), 10), [], 'a blob reference is not a child manifest');
+      await content.deleteManifest('par/a', d(91));
+      assert.deepEqual(await content.parentManifests('par/a', d(90), 10), [d(92)]);
+    });
+
     it('answers concurrent writers consistently', async () => {
       await Promise.all(Array.from({ length: 20 }, (_, i) =>
         content.putManifest({ manifest: manifest('conc/a', d(60 + (i % 2))), references: [{ digest: d(1), kind: 'blob' }], tag: 'latest' })));

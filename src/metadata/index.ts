@@ -22,6 +22,8 @@ export type { AuditStore, AuditEvent } from './audit-store.js';
 
 export type { TrustStore, TrustFileRecord, NewTrustFile, TrustKeyRecord, TrustChangeRecord, ServerKeyRole } from './trust-store.js';
 
+export type { PolicyStore, PolicyRecord, PolicyKey, PolicyScopeKind, NewPolicy, PullFacts } from './policy-store.js';
+
 export type { MetadataLog } from './postgres/postgres-store.js';
 
 export type MetadataOptions =

@@ -199,4 +199,11 @@ export class KyselyContentStore implements ContentStore {
     const rows = await q.orderBy('digest').execute();
     return rows.map((r) => ({ digest: r.digest, mediaType: r.media_type, size: Number(r.size), artifactType: r.artifact_type, annotations: r.annotations }));
   }
+
+  async parentManifests(repository: string, digest: string, limit: number): Promise<string[]> {
+    const rows = await this.db.selectFrom('manifest_references').select('manifest_digest')
+      .where('child_digest', '=', digest).where('repository', '=', repository).where('kind', '=', 'manifest')
+      .orderBy('manifest_digest').limit(limit).execute();
+    return rows.map((r) => r.manifest_digest);
+  }
 }

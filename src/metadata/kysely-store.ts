@@ -8,6 +8,7 @@ import { KyselyLeaseStore } from './kysely-lease-store.js';
 import { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js';
 import { KyselyUploadStore } from './kysely-upload-store.js';
 import { KyselyTrustStore } from './kysely-trust-store.js';
+import { KyselyPolicyStore } from './kysely-policy-store.js';
 import type { MetadataStore, MetadataStores } from './store.js';
 
 /** What a store is built from: the handle's connection, and which SQL flavour it speaks. */
@@ -29,6 +30,7 @@ const storeFactories = {
   audit: ({ db }) => new KyselyAuditStore(db),
   trust: ({ db }) => new KyselyTrustStore(db),
   loginAttempts: ({ db }) => new KyselyLoginAttemptStore(db),
+  policies: ({ db }) => new KyselyPolicyStore(db),
 } satisfies { [K in keyof MetadataStores]: (connection: StoreConnection) => MetadataStores[K] };
 
 function openStores(connection: StoreConnection): MetadataStores {
@@ -80,6 +82,10 @@ export abstract class KyselyStore implements MetadataStore {
 
   get loginAttempts(): MetadataStores['loginAttempts'] {
     return this.stores().loginAttempts;
+  }
+
+  get policies(): MetadataStores['policies'] {
+    return this.stores().policies;
   }
 
   async init(): Promise<void> {

@@ -226,6 +226,28 @@ function migrations(flavor: Flavor): Record<string, Migration> {
         await db.schema.createIndex('login_failures_reset_at').on('login_failures').columns(['reset_at']).execute();
       },
     },
+    // Trust policies (policy-store.ts): one per scope, and the revision of
+    // the set, bumped with every write, that instances validate caches against.
+    '0009_trust_policies': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.createTable('trust_policies')
+          .addColumn('kind', key, (c) => c.notNull())
+          .addColumn('name', key, (c) => c.notNull())
+          .addColumn('mode', 'text', (c) => c.notNull())
+          .addColumn('keys', 'text', (c) => c.notNull())
+          .addColumn('dct_signers', 'text', (c) => c.notNull())
+          .addColumn('revision', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_by', 'text')
+          .addPrimaryKeyConstraint('trust_policies_pk', ['kind', 'name'])
+          .execute();
+        await db.schema.createTable('trust_policy_revision')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('revision', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.insertInto('trust_policy_revision' as never).values({ id: 1, revision: 0 } as never).execute();
+      },
+    },
   };
 }
 

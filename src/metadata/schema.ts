@@ -45,6 +45,8 @@ export interface Database {
   trust_keys: { repository: string; role: string; key_id: string; public_key: string; sealed_private_key: string; created_at: number };
   trust_changes: { id: string; repository: string; gun: string; version: number; sha256: string; category: string; created_at: number };
   login_failures: { kind: string; user_name: string; address: string; failures: number; reset_at: number };
+  trust_policies: { kind: string; name: string; mode: string; keys: string; dct_signers: string; revision: number; updated_at: number; updated_by: string | null };
+  trust_policy_revision: { id: number; revision: number };
   audit_events: {
     id: string;
     time: number;

@@ -3,6 +3,7 @@ import type { ContentStore } from './content-store.js';
 import type { IdentityStore } from './identity-store.js';
 import type { LeaseStore } from './lease-store.js';
 import type { LoginAttemptStore } from './login-attempt-store.js';
+import type { PolicyStore } from './policy-store.js';
 import type { TrustStore } from './trust-store.js';
 import type { UploadStore } from './upload-store.js';
 
@@ -27,6 +28,8 @@ export interface MetadataStores {
   readonly trust: TrustStore;
   /** Failed-login windows, shared so that login limits hold across instances (login-attempt-store.ts). */
   readonly loginAttempts: LoginAttemptStore;
+  /** Trust policies: which signatures a pull needs, per registry, namespace or repository (policy-store.ts). */
+  readonly policies: PolicyStore;
 }
 
 /**
@@ -39,7 +42,7 @@ export interface MetadataStores {
  * class per store on the shared connection (kysely-*-store.ts, wired in
  * kysely-store.ts), and the same suites (store-suite.ts for the handle,
  * content-suite.ts, upload-suite.ts, lease-suite.ts, identity-suite.ts,
- * audit-suite.ts, login-attempt-suite.ts).
+ * audit-suite.ts, login-attempt-suite.ts, policy-suite.ts).
  *
  * Every store keeps this rule: when the database cannot be reached, a method
  * throws RegistryError BERTH_UNAVAILABLE (503, retry later), not the

@@ -13,6 +13,7 @@ import { runIdentitySuite } from '../identity-suite.js';
 import { runAuditSuite } from '../audit-suite.js';
 import { runTrustSuite } from '../trust-suite.js';
 import { runLoginAttemptSuite } from '../login-attempt-suite.js';
+import { runPolicySuite } from '../policy-suite.js';
 import { PostgresStore } from './postgres-store.js';
 import { migrationProvider } from '../migrations.js';
 import {
@@ -23,7 +24,7 @@ const skipReason = postgresSkipReason();
 
 // Every suite opens a scratch database of its own.
 const scratches = new Map<MetadataStore, ScratchDatabase>();
-for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite, runTrustSuite, runLoginAttemptSuite]) {
+for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite, runTrustSuite, runLoginAttemptSuite, runPolicySuite]) {
   run({
     name: 'postgres',
     skipReason,
@@ -122,7 +123,7 @@ describe('postgres store: against a server', { skip: skipReason }, () => {
       const tables = await query(db.url, "select tablename from pg_tables where schemaname = 'public' order by tablename");
       assert.deepEqual(tables.map((r) => r.tablename), [
         'access_tokens', 'audit_events', 'berth_migrations', 'berth_migrations_lock', 'blobs', 'grants', 'leases', 'login_failures', 'manifest_references', 'manifests',
-        'organizations', 'repositories', 'repository_blobs', 'tags', 'team_members', 'teams', 'trust_changes', 'trust_files', 'trust_keys', 'uploads', 'users', 'visibility',
+        'organizations', 'repositories', 'repository_blobs', 'tags', 'team_members', 'teams', 'trust_changes', 'trust_files', 'trust_keys', 'trust_policies', 'trust_policy_revision', 'uploads', 'users', 'visibility',
       ]);
       // Byte order for names and tags comes from the schema, not the database's locale.
       const collations = await query(db.url, "select table_name, column_name, collation_name from information_schema.columns where table_schema = 'public' and (column_name in ('name', 'repository') and table_name <> 'berth_migrations') order by 1, 2");

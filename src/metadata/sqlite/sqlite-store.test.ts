@@ -10,11 +10,12 @@ import { runIdentitySuite } from '../identity-suite.js';
 import { runAuditSuite } from '../audit-suite.js';
 import { runTrustSuite } from '../trust-suite.js';
 import { runLoginAttemptSuite } from '../login-attempt-suite.js';
+import { runPolicySuite } from '../policy-suite.js';
 import { SqliteStore } from './sqlite-store.js';
 
 // Every suite opens a database file of its own.
 const dirs = new Map<MetadataStore, string>();
-for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite, runTrustSuite, runLoginAttemptSuite]) {
+for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite, runTrustSuite, runLoginAttemptSuite, runPolicySuite]) {
   run({
     name: 'sqlite (file, WAL)',
     async create() {
