@@ -100,6 +100,7 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     const usersFromDatabase = config.auth.kind === 'token' && config.auth.database;
     const anonymous = config.auth.kind === 'token' && config.auth.anonymous;
     auth = await createAuth(config.auth, {
+      loginAttempts: metadata.loginAttempts,
       hosts: new RegistryHostNames([config.http.baseUrl, ...config.http.aliases]),
       log: logger,
       database: (limiter) => ({ authenticator: new DbAuthenticator(identity, limiter, metadata.audit), policy: new GrantPolicy({ store: metadata.identity, anonymous }) }),
@@ -175,7 +176,7 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   const services = {
     registryFor, access: options.access ?? auth.access, authenticator: auth.authenticator, identity: usersFromDatabase ? identity : null,
     audit: usersFromDatabase ? metadata.audit : null,
-    tokens: auth.tokens, config, health, ready,
+    tokens: auth.tokens, lockouts: auth.limiter, config, health, ready,
   };
   const http = createRegistryServer(services, logger, groups);
   // trust.addr: the Notary API alone on a listener of its own, as a separate Notary server would be.
@@ -215,6 +216,15 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
         if (n < 5000 || pruned >= 1_000_000) break; // the rest waits for tomorrow
       }
       if (pruned > 0) logger.info({ count: pruned, 'retention.ms': retention }, 'pruned old audit events');
+    });
+  }
+
+  // Failed-login windows that ended are dead rows: pruned every minute, once across instances, so the table stays bounded.
+  const limiter = auth.limiter;
+  if (limiter) {
+    jobs.every('login-failures-prune', 60_000, async () => {
+      const n = await limiter.prune();
+      if (n > 0) logger.debug({ count: n }, 'pruned ended failed-login windows');
     });
   }
 

@@ -27,15 +27,15 @@ export class HtpasswdAuthenticator implements Authenticator {
   constructor(private readonly file: HtpasswdFile, private readonly limiter: LoginLimiter, private readonly log?: { warn(obj: object, msg: string): void }) {}
 
   async login(username: string, password: string, remoteAddress: string): Promise<Principal | null> {
-    const wait = this.limiter.retryAfter(username, remoteAddress);
-    if (wait > 0) {
-      throw new RegistryError('TOOMANYREQUESTS', 'too many failed logins; retry later', { headers: { 'Retry-After': String(wait) } });
+    const check = await this.limiter.check(username, remoteAddress);
+    if (check.retryAfter > 0) {
+      throw new RegistryError('TOOMANYREQUESTS', 'too many failed logins; retry later', { headers: { 'Retry-After': String(check.retryAfter) } });
     }
     if (await this.file.verify(username, password)) {
-      this.limiter.succeed(username, remoteAddress);
+      await this.limiter.succeed(username, remoteAddress, check);
       return { kind: 'user', name: username };
     }
-    this.limiter.fail(username, remoteAddress);
+    await this.limiter.fail(username, remoteAddress);
     const reason = await this.file.unusableReason(username);
     if (reason) this.log?.warn({ user: username, 'client.address': remoteAddress }, `login refused: ${reason}`);
     return null;

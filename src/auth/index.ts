@@ -5,5 +5,5 @@ export { parseScope, formatScope } from './scope.js';
 export type { AccessPolicy } from './policy.js';
 export { RegistryHostNames } from './repository-name.js';
 export type { Authenticator } from './authenticator.js';
-export { LoginLimiter } from './login-limiter.js';
+export { LoginLimiter, type Lockout, type LoginCheck, type LoginLimiterOptions } from './login-limiter.js';
 export { parseBasic } from './basic.js';

@@ -1,4 +1,5 @@
 import type { AuthConfig } from '../config/index.js';
+import type { LoginAttemptStore } from '../metadata/index.js';
 import { openAccess, type AccessController } from './access.js';
 import { HtpasswdAuthenticator } from './authenticator.js';
 import { BasicAccessController, BearerAccessController } from './controllers.js';
@@ -23,6 +24,8 @@ export interface AuthSetup {
 }
 
 export interface AuthOptions {
+  /** The failed-login windows, in the shared database, so that login limits hold across instances. */
+  loginAttempts: LoginAttemptStore;
   /**
    * Users and grants from Berth's database (auth.token without htpasswd and
    * rootcertbundle); built by the composition root, which owns the database.
@@ -42,11 +45,14 @@ function htpasswdWarnings(path: string, log: AuthOptions['log']) {
 }
 
 /** Builds access control from the resolved config; reads files, so it is async and may throw. */
-export async function createAuth(config: AuthConfig, options: AuthOptions = {}): Promise<AuthSetup> {
+export async function createAuth(config: AuthConfig, options: AuthOptions): Promise<AuthSetup> {
   if (config.kind === 'none') return { access: openAccess, limiter: null, authenticator: null, tokens: null, summary: { 'auth.kind': 'none' } };
   const limiter = new LoginLimiter({
     ...config.limits,
-    onLockout: (l) => options.log?.warn({ 'lockout.kind': l.kind, user: l.user ?? undefined, 'client.address': l.address ?? undefined, 'lockout.until': new Date(l.until).toISOString() }, 'login locked out after too many failures'),
+    store: options.loginAttempts,
+    onLockout: (l) => options.log?.warn({
+      'lockout.kind': l.kind, user: l.user ?? undefined, 'client.address': l.address ?? undefined, 'lockout.failures': l.failures, 'lockout.until': new Date(l.until).toISOString(),
+    }, 'login locked out after too many failures'),
   });
   let policy: AccessPolicy = authenticatedFullAccess;
 

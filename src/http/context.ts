@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log/index.js';
 import type { RegistryService } from '../registry/index.js';
 import type { EventContext } from '../events/index.js';
-import type { AccessController, Authenticator, Principal, TokenService } from '../auth/index.js';
+import type { AccessController, Authenticator, LoginLimiter, Principal, TokenService } from '../auth/index.js';
 import type { IdentityService } from '../identity/index.js';
 import type { AuditStore, UserRecord } from '../metadata/index.js';
 import type { BerthConfig } from '../config/index.js';
@@ -45,6 +45,8 @@ export interface HttpServices {
   identity: IdentityService | null;
   /** Berth's token endpoint, when it issues tokens. */
   tokens: TokenService | null;
+  /** The failed-login limiter, for the lockout routes; null or absent without authentication. */
+  lockouts?: LoginLimiter | null;
   config: BerthConfig;
   /** Liveness, for /healthz: the process is up and the database answers. */
   health(): Promise<{ ok: boolean; checks: Record<string, string> }>;

@@ -25,10 +25,10 @@ export class DbAuthenticator implements Authenticator {
   }
 
   async login(username: string, password: string, remoteAddress: string): Promise<Principal | null> {
-    const wait = this.limiter.retryAfter(username, remoteAddress);
-    if (wait > 0) {
+    const check = await this.limiter.check(username, remoteAddress);
+    if (check.retryAfter > 0) {
       await this.record(username, remoteAddress, 'failure', { reason: 'rate limited' });
-      throw new RegistryError('TOOMANYREQUESTS', 'too many failed logins; retry later', { headers: { 'Retry-After': String(wait) } });
+      throw new RegistryError('TOOMANYREQUESTS', 'too many failed logins; retry later', { headers: { 'Retry-After': String(check.retryAfter) } });
     }
     let principal: Principal | null = null;
     let detail: Record<string, unknown> = { method: 'password' };
@@ -44,11 +44,11 @@ export class DbAuthenticator implements Authenticator {
       if (user) principal = { kind: 'user', name: username, session: `u:${credentialStamp(user.passwordHash)}` };
     }
     if (principal) {
-      this.limiter.succeed(username, remoteAddress);
+      await this.limiter.succeed(username, remoteAddress, check);
       await this.record(username, remoteAddress, 'success', detail);
       return principal;
     }
-    this.limiter.fail(username, remoteAddress);
+    await this.limiter.fail(username, remoteAddress);
     await this.record(username, remoteAddress, 'failure', { method: isAccessTokenSecret(password) ? 'token' : 'password' });
     return null;
   }

@@ -3,6 +3,7 @@ import { bundleSchema, createTokenSchema, createUserSchema, grantSchema, nameSch
 import type { Access, Method, Route, RouteDoc, RouteGroup } from '../route-table.js';
 import { api, type ApiHandler } from '../handlers/api/common.js';
 import { listAudit } from '../handlers/api/audit.js';
+import { clearLockouts, listLockouts } from '../handlers/api/lockouts.js';
 import { createGrant, deleteGrant, listGrants, listVisibility, putVisibility } from '../handlers/api/grants.js';
 import { openApi } from '../handlers/api/openapi.js';
 import { addMember, createOrg, createTeam, deleteOrg, deleteTeam, getOrg, getTeam, listMembers, listOrgs, listTeams, removeMember } from '../handlers/api/orgs.js';
@@ -21,14 +22,15 @@ const q = (name: string, description?: string, required = false) => ({ name, ...
 
 /**
  * The management API (JSON under /api/v1): users, organizations, teams,
- * grants, visibility, access tokens, client bundles and the audit log.
+ * grants, visibility, access tokens, client bundles, the audit log and
+ * login lockouts.
  * Administrators only, except what a user may do for itself (`user`) and
  * what an organization's admins may do for it (`org-admin`); handlers
  * still check the finer rules (a user may see only itself, …).
  */
 export const managementRoutes: RouteGroup = {
   name: 'management',
-  description: 'Users, organizations, teams, grants, visibility, access tokens, client bundles and the audit log. Errors: {"errors":[{"code","message","detail"}]} from Berth\'s catalogue.',
+  description: 'Users, organizations, teams, grants, visibility, access tokens, client bundles, the audit log and login lockouts. Errors: {"errors":[{"code","message","detail"}]} from Berth\'s catalogue.',
   routes: [
     { name: 'api.openapi', method: 'GET', path: `${PREFIX}/openapi.json`, access: { kind: 'public' }, handler: openApi, doc: { summary: 'this document' } },
     route('me.get', 'GET', '/me', 'user', me, { summary: 'the caller, with its teams' }),
@@ -60,6 +62,11 @@ export const managementRoutes: RouteGroup = {
     route('audit.list', 'GET', '/audit', 'admin', listAudit, {
       summary: 'audit events, newest first: logins, pushes, pulls, deletes, refusals and identity changes',
       query: [q('actor'), q('action', 'e.g. login, manifest.push, manifest.pull, blob.pull, manifest.delete, user.create, grant.put, token.create'), q('since', 'ISO 8601 time or epoch milliseconds'), q('limit', '1 to 1000, default 100')],
+    }),
+    route('lockouts.list', 'GET', '/lockouts', 'admin', listLockouts, { summary: 'current login lockouts across all instances: kind (user-address, address, user), user, address, failures, until' }),
+    route('lockouts.clear', 'DELETE', '/lockouts', 'admin', clearLockouts, {
+      summary: 'clear failed logins at once on every instance: of a user, of an address, of a user at an address (both), or all (neither); answers the count of lockouts cleared',
+      query: [q('user', 'a user name: its failures from every address'), q('address', 'a client address: its failures for every user')],
     }),
   ],
 };
