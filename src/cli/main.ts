@@ -145,6 +145,10 @@ identityCommand(audit, 'list', 'list audit events, newest first')
   .option('--since <time>', 'ISO 8601 time or epoch milliseconds')
   .option('--limit <n>', 'most events shown (1-1000)', '100')
   .action(async (opts: Opts & { actor?: string; action?: string; since?: string; limit: string }) => (await import('./commands/audit.js')).auditList(opts));
+const trustCommand = program.command('trust').description('content trust: Docker Content Trust data, OCI signatures and trust policies');
+identityCommand(trustCommand, 'inspect <name...>', 'what `docker trust inspect` shows for NAME[:TAG] (signed tags, signers, keys), from the server\'s data')
+  .option('--pretty', 'docker trust inspect --pretty\'s text instead of JSON')
+  .action(async (refs: string[], opts: Opts & { pretty?: boolean }) => (await import('./commands/trust-inspect.js')).trustInspect(refs, opts));
 identityCommand(token, 'revoke <user> <id>', 'revoke a token').action(async (u: string, id: string, opts: Opts) => (await import('./commands/token.js')).tokenRevoke(u, id, opts));
 
 try {

@@ -3,3 +3,4 @@ export { trustRoutes } from './routes.js';
 export { KeyVault } from './key-vault.js';
 export { loadOrCreateKeySecret } from './key-secret.js';
 export { signedTargets, type DctTarget } from './signed-targets.js';
+export { inspectTrust, prettyTrust, canonicalKeyId, type DockerTrustInspection } from './inspect.js';

@@ -32,7 +32,9 @@ export interface DctTarget {
 /** Deepest delegation chain walked (TUF allows more; notary and docker use one or two levels). */
 const MAX_DEPTH = 8;
 
-interface Signed {
+/** A targets role in force: its file verifies under the keys its parent declares (the top-level one under root's, checked at publish). */
+export interface RoleInForce {
+  /** `targets`, `targets/releases`, `targets/alice`, … */
   role: string;
   /** Key IDs whose signatures over this role's file verify. */
   signedBy: Set<string>;
@@ -42,25 +44,24 @@ interface Signed {
 }
 
 /**
- * Every (tag, digest) signed in the repository's current trust data, with
- * its signers. Delegated roles count only when their file verifies under
- * the keys and threshold their parent declares; a file that does not (or
- * does not parse) signs nothing. Metadata past its `expires` still appears,
- * marked expired, so a policy can say why it refuses.
+ * The targets roles of a repository's current trust data that a client
+ * would accept, walking delegations from the top-level targets, with the
+ * delegation declarations met on the way (by role name). A delegated file
+ * that does not verify under its parent's keys and threshold, or does not
+ * parse, is left out with what it delegates.
  */
-export function signedTargets(current: ReadonlyMap<string, TrustFileRecord>, now: Date): DctTarget[] {
+export function rolesInForce(current: ReadonlyMap<string, TrustFileRecord>, now: Date): { roles: RoleInForce[]; delegations: Map<string, DelegationRole & { keys: Map<string, TufKey> }> } {
   const top = parseTargets(current.get('targets'), 'targets');
-  if (!top) return [];
-  const roles: Signed[] = [{ role: 'targets', signedBy: new Set(), metadata: top, expired: isExpired(top, now) }];
-  // Delegation keys by the role they belong to, to name who signed in targets/releases.
-  const delegationKeys = new Map<string, DelegationRole>();
+  const delegations = new Map<string, DelegationRole & { keys: Map<string, TufKey> }>();
+  if (!top) return { roles: [], delegations };
+  const roles: RoleInForce[] = [{ role: 'targets', signedBy: new Set(), metadata: top, expired: isExpired(top, now) }];
   const walk = (parent: TargetsMetadata, parentExpired: boolean, depth: number): void => {
     if (depth > MAX_DEPTH) return;
     for (const spec of parent.delegations.roles) {
-      delegationKeys.set(spec.name, spec);
+      const role = signingRole(spec.name, spec, parent.delegations.keys);
+      delegations.set(spec.name, { ...spec, keys: new Map(role.keys) });
       const md = parseTargets(current.get(spec.name), spec.name);
       if (!md) continue;
-      const role = signingRole(spec.name, spec, parent.delegations.keys);
       try {
         verifySignatures(md, role);
       } catch {
@@ -72,19 +73,34 @@ export function signedTargets(current: ReadonlyMap<string, TrustFileRecord>, now
     }
   };
   walk(top, isExpired(top, now), 1);
+  return { roles, delegations };
+}
 
+/** `sha256:<hex>` of a target entry, or null when it has no well-formed sha256. */
+export function targetDigest(meta: { hashes: Record<string, string> }): string | null {
+  const sha = meta.hashes.sha256 ? decodeGoBase64(meta.hashes.sha256) : undefined;
+  return sha && sha.length === 32 ? `sha256:${Buffer.from(sha).toString('hex')}` : null;
+}
+
+/**
+ * Every (tag, digest) signed in the repository's current trust data, with
+ * its signers. Delegated roles count only when their file verifies under
+ * the keys and threshold their parent declares; a file that does not (or
+ * does not parse) signs nothing. Metadata past its `expires` still appears,
+ * marked expired, so a policy can say why it refuses.
+ */
+export function signedTargets(current: ReadonlyMap<string, TrustFileRecord>, now: Date): DctTarget[] {
+  const { roles, delegations } = rolesInForce(current, now);
   const byTarget = new Map<string, { tag: string; digest: string; size: number; live: Set<string>; stale: Set<string> }>();
   for (const r of roles) {
-    const names = signerNames(r, delegationKeys);
-    const expired = r.expired;
+    const names = signerNames(r, delegations);
     for (const [tag, meta] of r.metadata.targets) {
-      const sha = meta.hashes.sha256 ? decodeGoBase64(meta.hashes.sha256) : undefined;
-      if (!sha || sha.length !== 32) continue;
-      const digest = `sha256:${Buffer.from(sha).toString('hex')}`;
+      const digest = targetDigest(meta);
+      if (!digest) continue;
       const key = `${tag}\n${digest}`;
       let entry = byTarget.get(key);
       if (!entry) byTarget.set(key, (entry = { tag, digest, size: meta.length, live: new Set(), stale: new Set() }));
-      for (const n of names) (expired ? entry.stale : entry.live).add(n);
+      for (const n of names) (r.expired ? entry.stale : entry.live).add(n);
     }
   }
   return [...byTarget.values()]
@@ -120,7 +136,7 @@ function validSigners(md: TargetsMetadata, keys: ReadonlyMap<string, TufKey>): S
 }
 
 /** The signer names a role stands for (see DctTarget.signers). */
-function signerNames(r: Signed, delegations: ReadonlyMap<string, DelegationRole>): string[] {
+function signerNames(r: RoleInForce, delegations: ReadonlyMap<string, DelegationRole>): string[] {
   if (r.role === 'targets') return ['targets'];
   const own = r.role.slice('targets/'.length);
   if (r.role !== 'targets/releases') return [own];

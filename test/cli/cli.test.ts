@@ -231,3 +231,18 @@ describe('berth user|org|team|grant|token', () => {
     }
   });
 });
+
+describe('berth trust inspect', () => {
+  it('exits 3 naming the repository when it has no trust data, with no warning about users', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-cli-trust-'));
+    try {
+      assert.equal(berth(['user', 'create', 'someone', '--data-dir', dir]).status, 0, 'creates the database');
+      const r = berth(['trust', 'inspect', '--data-dir', dir, 'localhost:5000/acme/app:v1']);
+      assert.equal(r.status, 3);
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr, 'berth: no trust data for localhost:5000/acme/app (repository acme/app): nothing was signed there, or the name is not on this registry (its host must be http.host, one of http.aliases or localhost)\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

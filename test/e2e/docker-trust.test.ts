@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerEnv } from './docker-env.js';
-import { startTlsBerth, withRegistryLog, type RunningRegistry } from './registry-process.js';
+import { BERTH_CLI, startTlsBerth, withRegistryLog, type RunningRegistry } from './registry-process.js';
 import { run } from './util.js';
 
 const T = { timeout: 240_000 };
@@ -101,6 +101,15 @@ describe('docker trust against Berth (no separate Notary)', () => {
     assert.match(second.stdout + second.stderr, /Existing signatures for tag v1 digest [0-9a-f]{64} from:\nalice/);
     const both = JSON.parse((await (await client()).docker(['trust', 'inspect', ref('dct/signed:v1')])).stdout) as { SignedTags: { Signers: string[] }[] }[];
     assert.deepEqual(both[0]?.SignedTags[0]?.Signers, ['alice', 'bob']);
+
+    // berth trust inspect reads the same from the server's database: docker's JSON and --pretty text, exactly.
+    const berth = (args: string[]) => run(process.execPath, [BERTH_CLI, 'trust', 'inspect', '--data-dir', reg?.dataDir ?? '', ...args]);
+    for (const target of [ref('dct/signed'), ref('dct/signed:v1')]) {
+      const fromDocker = await (await client()).docker(['trust', 'inspect', target]);
+      assert.deepEqual(JSON.parse((await berth([target])).stdout), JSON.parse(fromDocker.stdout), target);
+      const prettyDocker = await (await client()).docker(['trust', 'inspect', '--pretty', target]);
+      assert.equal((await berth(['--pretty', target])).stdout, prettyDocker.stdout, target);
+    }
 
     const revoked = await admin.docker(['trust', 'revoke', ref('dct/signed:v1')]);
     assert.match(revoked.stdout, /Successfully deleted signature for /);

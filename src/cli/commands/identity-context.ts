@@ -1,4 +1,4 @@
-import { redactUrl } from '../../config/index.js';
+import { redactUrl, type BerthConfig } from '../../config/index.js';
 import { isRegistryError } from '../../errors/index.js';
 import { IdentityService } from '../../identity/index.js';
 import { existsSync } from 'node:fs';
@@ -13,7 +13,7 @@ export interface IdentityFlags extends ConfigFlags {
 }
 
 /** The audit log's author of CLI changes: `cli:<OS user>`. */
-function cliActor(): string {
+export function cliActor(): string {
   try {
     return `cli:${userInfo().username}`;
   } catch {
@@ -22,7 +22,7 @@ function cliActor(): string {
 }
 
 /** Runs `fn` with the configured database's metadata store open (for `berth audit`). */
-export async function withStore<T>(flags: IdentityFlags, fn: (store: MetadataStore) => Promise<T>): Promise<T> {
+export async function withStore<T>(flags: IdentityFlags, fn: (store: MetadataStore, config: BerthConfig) => Promise<T>, options: { users?: boolean } = {}): Promise<T> {
   const { config, file } = await loadOrExit(flags);
   const db = config.database;
   // A management command works on the server's database. It never creates
@@ -35,7 +35,8 @@ export async function withStore<T>(flags: IdentityFlags, fn: (store: MetadataSto
     const how = file ? `the configuration ${file}` : flags.dataDir ? `--data-dir ${flags.dataDir}` : 'the default data folder ./data of the working folder (no --config, BERTH_CONFIG, REGISTRY_CONFIGURATION_PATH or --data-dir given)';
     throw new ExitError(`no Berth database at ${db.path} (from ${how}). Run the command with the server's configuration: --config FILE (or BERTH_CONFIG), or --data-dir DIR.`, 2);
   }
-  if (!(config.auth.kind === 'token' && config.auth.database)) {
+  // Only commands about users warn that the server would not use them.
+  if (options.users !== false && !(config.auth.kind === 'token' && config.auth.database)) {
     process.stderr.write(`berth: warning: ${file ? `the configuration ${file}` : 'this configuration'} does not take users from Berth's database (it needs auth.token without auth.htpasswd and rootcertbundle), so a server started with it does not use these users\n`);
   }
   const store = createMetadataStore(db.kind === 'postgres'
@@ -43,7 +44,7 @@ export async function withStore<T>(flags: IdentityFlags, fn: (store: MetadataSto
     : { kind: 'sqlite', path: db.path });
   try {
     await store.init();
-    return await fn(store);
+    return await fn(store, config);
   } catch (err) {
     if (isRegistryError(err)) throw new ExitError(err.message, EXIT[err.code] ?? 1);
     throw err;
