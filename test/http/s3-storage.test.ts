@@ -2,11 +2,51 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { errorCode, pushBlob, sha256, startTestBerth } from '../helpers/berth.js';
 import { sharedTestS3, startTestS3 } from '../helpers/s3.js';
 
 // Berth on S3 storage (s3rver). These run in every `npm test`, whatever
 // BERTH_TEST_STORAGE says; with it, the whole HTTP suite also runs on S3.
+
+/**
+ * A pass-through HTTP proxy between Berth and the object store that counts
+ * the request body bytes of PUTs it passes on: a test waits on that (Berth
+ * really is storing the bytes) before it breaks the store, instead of
+ * sleeping. A store that cannot be reached resets Berth's connection.
+ */
+async function startStoreTap(target: string): Promise<{ url: string; putBytes: () => number; close: () => Promise<void> }> {
+  const to = new URL(target);
+  let putBytes = 0;
+  const server = http.createServer((req, res) => {
+    const up = http.request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.pipe(res);
+      upRes.on('error', () => res.destroy());
+    });
+    up.on('error', () => req.socket.destroy());
+    req.on('error', () => up.destroy());
+    if (req.method === 'PUT') req.on('data', (c: Buffer) => { putBytes += c.length; });
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    putBytes: () => putBytes,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Polls `ok` every 10 ms; rejects naming `what` if it is not true within `ms`. */
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  for (const deadline = Date.now() + ms; !ok();) {
+    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 test('blob GETs redirect to a presigned URL that serves the bytes; HEAD answers itself', async (t) => {
   const s3 = await sharedTestS3();
@@ -76,12 +116,16 @@ test('the object store failing while a chunk streams into it: the client gets 50
   const MiB = 1024 * 1024;
   const s3 = await startTestS3();
   t.after(() => s3.close());
-  const b = await startTestBerth({ ...s3.env(), REGISTRY_STORAGE_REDIRECT_DISABLE: 'true' });
+  const tap = await startStoreTap(s3.endpoint);
+  t.after(() => tap.close());
+  const b = await startTestBerth({ ...s3.env({ REGISTRY_STORAGE_S3_REGIONENDPOINT: tap.url }), REGISTRY_STORAGE_REDIRECT_DISABLE: 'true' });
   t.after(() => b.close());
   const chunk = randomBytes(8 * MiB);
   const start = await fetch(`${b.url}/v2/mid/app/blobs/uploads/`, { method: 'POST' });
   const location = new URL(start.headers.get('location') ?? '', b.url);
-  // A sized chunk goes on to the store as it arrives: stop the store after the first MiB.
+  // A sized chunk goes on to the store as it arrives: after the first MiB,
+  // stop the store once half of it has reached the store (the part is being stored).
+  const before = tap.putBytes();
   const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no answer to the PATCH within 30 s')), 30_000);
     const req = http.request({
@@ -95,9 +139,13 @@ test('the object store failing while a chunk streams into it: the client gets 50
     });
     req.on('error', () => undefined); // the rest of the body may meet a closed connection; the answer is what counts
     req.write(chunk.subarray(0, MiB));
-    setTimeout(() => {
-      s3.stop().then(() => req.end(chunk.subarray(MiB)), reject);
-    }, 300);
+    until('Berth storing the chunk', () => tap.putBytes() - before >= MiB / 2)
+      .then(() => s3.stop())
+      .then(() => req.end(chunk.subarray(MiB)), (err: unknown) => {
+        clearTimeout(timer);
+        req.destroy();
+        reject(err instanceof Error ? err : new Error(String(err)));
+      });
   });
   assert.equal(answer.status, 503, answer.body);
   assert.equal((JSON.parse(answer.body) as { errors: Array<{ code: string }> }).errors[0]?.code, 'BERTH_UNAVAILABLE');
