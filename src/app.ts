@@ -6,7 +6,8 @@ import { redactUrl, type BerthConfig } from './config/index.js';
 import { RegistryError } from './errors/index.js';
 import { createRegistryServer, type RegistryServer, type RouteGroup } from './http/index.js';
 import { KeyVault, loadOrCreateKeySecret, TrustService, trustRoutes } from './trust/index.js';
-import { signatureCleanupListener, signatureRoutes } from './signatures/index.js';
+import { signatureCleanupListener, signatureRoutes, verifySignatures } from './signatures/index.js';
+import { PolicyEnforcer, policyRoutes, TrustPolicies } from './policy/index.js';
 import { auditListener, AUDITED_TYPES, EventBus, EventedRegistry, type EventContext } from './events/index.js';
 import type { Logger } from './log/index.js';
 import { createMetadataStore, type MetadataStore } from './metadata/index.js';
@@ -171,8 +172,15 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     trust = new TrustService({ store: metadata.trust, vault });
     groups.push(trustRoutes(trust));
   }
-  // OCI signatures by API, read from the core (listing is not a pull). TODO(issue 11): keysFor from the repository's trust policy; until then every signature lists as unknown-key or worse.
-  groups.push(signatureRoutes({ source: registry }));
+  // The trust policy: a pull (by tag or digest) needs a signature that verifies under the
+  // policy of its repository, namespace or the registry; signatures are read from the core.
+  const enforcer = new PolicyEnforcer({
+    store: metadata.policies, content: metadata.content, source: registry, verify: verifySignatures, dct: trust, audit: metadata.audit, log: logger,
+  });
+  events.addPreHook('trust-policy', enforcer.hook);
+  groups.push(policyRoutes(new TrustPolicies({ store: metadata.policies, audit: metadata.audit }), enforcer));
+  // OCI signatures by API, read from the core (listing is not a pull), verified against the keys of the repository's trust policy.
+  groups.push(signatureRoutes({ source: registry, keysFor: async (repository) => (await enforcer.policyFor(repository))?.keys ?? [] }));
   const services = {
     registryFor, access: options.access ?? auth.access, authenticator: auth.authenticator, identity: usersFromDatabase ? identity : null,
     audit: usersFromDatabase ? metadata.audit : null,
