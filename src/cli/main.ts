@@ -149,6 +149,14 @@ const trustCommand = program.command('trust').description('content trust: Docker
 identityCommand(trustCommand, 'inspect <name...>', 'what `docker trust inspect` shows for NAME[:TAG] (signed tags, signers, keys), from the server\'s data')
   .option('--pretty', 'docker trust inspect --pretty\'s text instead of JSON')
   .action(async (refs: string[], opts: Opts & { pretty?: boolean }) => (await import('./commands/trust-inspect.js')).trustInspect(refs, opts));
+const lockout = program.command('lockout').description('failed-login lockouts, kept in the database and shared by every instance');
+identityCommand(lockout, 'list', 'list current lockouts: kind (user-address, address, user), user, address, failures, until')
+  .action(async (opts: Opts) => (await import('./commands/lockout.js')).lockoutList(opts));
+identityCommand(lockout, 'clear', 'clear failed logins, at once on every instance: of a user, of an address, of a user at an address, or all')
+  .option('--user <name>', 'a user name: its failures from every address')
+  .option('--address <address>', 'a client address: its failures for every user')
+  .option('--all', 'every failed-login window')
+  .action(async (opts: Opts & { user?: string; address?: string; all?: boolean }) => (await import('./commands/lockout.js')).lockoutClear(opts));
 identityCommand(token, 'revoke <user> <id>', 'revoke a token').action(async (u: string, id: string, opts: Opts) => (await import('./commands/token.js')).tokenRevoke(u, id, opts));
 
 try {

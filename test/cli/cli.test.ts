@@ -10,6 +10,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash, randomBytes } from 'node:crypto';
 import { createScratchDatabase, postgresSkipReason } from '../helpers/postgres.js';
+import bcrypt from 'bcryptjs';
+import { SqliteStore } from '../../src/metadata/sqlite/sqlite-store.js';
+import type { LoginFailureKey } from '../../src/metadata/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const bin = path.join(root, 'dist/src/cli/main.js');
@@ -226,6 +229,69 @@ describe('berth user|org|team|grant|token', () => {
       const audit = JSON.parse(run(['audit', 'list', '--action', 'grant.put', '--json']).stdout) as { actor: string; outcome: string }[];
       assert.deepEqual(audit.map((e) => e.outcome), ['failure', 'failure', 'success'], 'refused grants are recorded too');
       assert.match(audit[0]?.actor ?? '', /^cli/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('berth lockout', () => {
+  it('lists and clears the lockouts in the configured database, with htpasswd users too, and audits the clear', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-cli-lockout-'));
+    const htpasswd = path.join(dir, 'htpasswd');
+    await writeFile(htpasswd, `alice:${bcrypt.hashSync('alice-password', 4)}\n`);
+    const env = { PATH: process.env.PATH ?? '', REGISTRY_AUTH_HTPASSWD_PATH: htpasswd, REGISTRY_AUTH_LOGINLIMITS_PERADDRESS: '3' };
+    const run = (args: string[], e: Record<string, string> = env) => spawnSync(process.execPath, [bin, 'lockout', ...args, '--data-dir', dir], { encoding: 'utf8', env: e, timeout: 20_000 });
+    try {
+      const empty = run(['list']);
+      assert.equal(empty.status, 0, empty.stderr);
+      assert.equal(empty.stdout, 'no lockouts\n');
+      assert.equal(empty.stderr, '', 'no warning about database users: lockouts hold for htpasswd users too');
+
+      // Failures as a server would have counted them, in windows that end on 2100-01-01.
+      const store = new SqliteStore({ path: path.join(dir, 'berth.db') });
+      await store.init();
+      const windowMs = 15 * 60_000;
+      const start = Date.parse('2100-01-01T00:00:00Z') - windowMs;
+      const fail = (n: number, keys: LoginFailureKey[]) => Promise.all(Array.from({ length: n }, () => store.loginAttempts.recordFailure(keys, start, windowMs)));
+      await fail(10, [{ kind: 'user-address', user: 'alice', address: '10.0.0.9' }]);
+      await fail(3, [{ kind: 'address', user: null, address: '10.0.0.7' }]);
+      await fail(2, [{ kind: 'user-address', user: 'bob', address: '10.0.0.8' }]);
+      await store.close();
+
+      const until = '2100-01-01T00:00:00.000Z';
+      const listed = run(['list']);
+      assert.equal(listed.status, 0, listed.stderr);
+      assert.equal(listed.stdout, `address\t-\t10.0.0.7\t3\t${until}\nuser-address\talice\t10.0.0.9\t10\t${until}\n`);
+      assert.deepEqual(JSON.parse(run(['list', '--json']).stdout), [
+        { kind: 'address', user: null, address: '10.0.0.7', failures: 3, until },
+        { kind: 'user-address', user: 'alice', address: '10.0.0.9', failures: 10, until },
+      ]);
+
+      for (const [args, message] of [
+        [['clear'], 'berth: say what to clear: --user NAME, --address ADDRESS, both (that user at that address), or --all\n'],
+        [['clear', '--all', '--user', 'alice'], 'berth: --all clears everything: give it alone, or --user and/or --address without it\n'],
+      ] as const) {
+        const r = run([...args]);
+        assert.equal(r.status, 2, args.join(' '));
+        assert.equal(r.stderr, message);
+      }
+
+      const alice = run(['clear', '--user', 'alice']);
+      assert.equal(alice.status, 0, alice.stderr);
+      assert.equal(alice.stdout, `cleared 1 lockout\nuser-address\talice\t10.0.0.9\t10\t${until}\n`);
+      const all = run(['clear', '--all', '--json']);
+      assert.deepEqual(JSON.parse(all.stdout), { cleared: 1, lockouts: [{ kind: 'address', user: null, address: '10.0.0.7', failures: 3, until }] }, 'bob\'s window goes too, but was no lockout');
+      assert.equal(run(['list']).stdout, 'no lockouts\n');
+
+      const audit = spawnSync(process.execPath, [bin, 'audit', 'list', '--action', 'lockout.clear', '--json', '--data-dir', dir], { encoding: 'utf8', env, timeout: 20_000 });
+      const events = JSON.parse(audit.stdout) as { actor: string; target: string; detail: unknown }[];
+      assert.deepEqual(events.map((e) => [e.target, e.detail]), [['*', { user: null, address: null, cleared: 1 }], ['alice', { user: 'alice', address: null, cleared: 1 }]]);
+      for (const e of events) assert.match(e.actor, /^cli/);
+
+      const open = run(['list'], { PATH: process.env.PATH ?? '' });
+      assert.equal(open.status, 2);
+      assert.match(open.stderr, /^berth: this configuration has no auth section, so logins are not limited and nobody is locked out; run the command with the server's configuration/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
