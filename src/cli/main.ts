@@ -149,6 +149,15 @@ const trustCommand = program.command('trust').description('content trust: Docker
 identityCommand(trustCommand, 'inspect <name...>', 'what `docker trust inspect` shows for NAME[:TAG] (signed tags, signers, keys), from the server\'s data')
   .option('--pretty', 'docker trust inspect --pretty\'s text instead of JSON')
   .action(async (refs: string[], opts: Opts & { pretty?: boolean }) => (await import('./commands/trust-inspect.js')).trustInspect(refs, opts));
+const trustPolicy = trustCommand.command('policy').description('trust policies: which keys or DCT signers must have signed what is pulled (scope: registry, namespace:NAME, repository:NAME)');
+identityCommand(trustPolicy, 'set <scope>', 'create or replace a policy; a pull then needs a valid signature by ANY listed key or signer')
+  .option('--key <name=file>', 'a cosign public key or notation certificate (PEM), e.g. release=cosign.pub (repeatable)', collect, [])
+  .option('--dct-signer <name>', 'a Docker Content Trust signer: targets, releases, alice, ... (repeatable)', collect, [])
+  .option('--mode <mode>', 'enforce (refuse) or audit (allow and record)', 'enforce')
+  .action(async (scope: string, opts: Opts & { key: string[]; dctSigner: string[]; mode?: string }) => (await import('./commands/trust-policy.js')).trustPolicySet(scope, opts));
+identityCommand(trustPolicy, 'get <scope>', 'show a policy').action(async (scope: string, opts: Opts) => (await import('./commands/trust-policy.js')).trustPolicyGet(scope, opts));
+identityCommand(trustPolicy, 'list', 'list policies').action(async (opts: Opts) => (await import('./commands/trust-policy.js')).trustPolicyList(opts));
+identityCommand(trustPolicy, 'delete <scope>', 'delete a policy').action(async (scope: string, opts: Opts) => (await import('./commands/trust-policy.js')).trustPolicyDelete(scope, opts));
 const lockout = program.command('lockout').description('failed-login lockouts, kept in the database and shared by every instance');
 identityCommand(lockout, 'list', 'list current lockouts: kind (user-address, address, user), user, address, failures, until')
   .action(async (opts: Opts) => (await import('./commands/lockout.js')).lockoutList(opts));
