@@ -72,9 +72,10 @@ async function initStorage(storage: StorageDriver, logger: Logger, attempts = 8)
   }
 }
 
-export async function startBerth(config: BerthConfig, logger: Logger, options: StartOptions = {}): Promise<Berth> {
+/** The blob storage driver a config names (not yet initialised). */
+export function storageFromConfig(config: BerthConfig): StorageDriver {
   const s3 = config.storage.s3;
-  const storage = createStorageDriver({
+  return createStorageDriver({
     driver: config.storage.driver,
     rootDirectory: config.storage.rootDirectory,
     s3: s3 && {
@@ -86,6 +87,10 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
       storageClass: s3.storageClass, objectAcl: s3.objectAcl, userAgent: s3.userAgent, maxSockets: s3.maxSockets,
     },
   });
+}
+
+export async function startBerth(config: BerthConfig, logger: Logger, options: StartOptions = {}): Promise<Berth> {
+  const storage = storageFromConfig(config);
   await initStorage(storage, logger);
   const db = config.database;
   const metadata = createMetadataStore(db.kind === 'postgres'

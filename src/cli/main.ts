@@ -166,6 +166,11 @@ identityCommand(lockout, 'clear', 'clear failed logins, at once on every instanc
   .option('--address <address>', 'a client address: its failures for every user')
   .option('--all', 'every failed-login window')
   .action(async (opts: Opts & { user?: string; address?: string; all?: boolean }) => (await import('./commands/lockout.js')).lockoutClear(opts));
+identityCommand(trustCommand, 'migrate <name>', 'sign, with your key, every digest the repository\'s DCT data signs, as OCI signatures (cosign sha256-<hex>.sig) naming NAME')
+  .requiredOption('--key <file>', 'PEM private key: ECDSA P-256 (cosign\'s default), P-384, Ed25519 or RSA')
+  .option('--passphrase-file <file>', 'passphrase of an encrypted PKCS#8 key')
+  .option('--dry-run', 'list what would be signed; write nothing')
+  .action(async (name: string, opts: Opts & { key: string; passphraseFile?: string; dryRun?: boolean }) => (await import('./commands/trust-migrate.js')).trustMigrate(name, opts));
 identityCommand(token, 'revoke <user> <id>', 'revoke a token').action(async (u: string, id: string, opts: Opts) => (await import('./commands/token.js')).tokenRevoke(u, id, opts));
 
 try {

@@ -4,3 +4,4 @@ export { KeyVault } from './key-vault.js';
 export { loadOrCreateKeySecret } from './key-secret.js';
 export { signedTargets, type DctTarget } from './signed-targets.js';
 export { inspectTrust, prettyTrust, canonicalKeyId, type DockerTrustInspection } from './inspect.js';
+export { migrateTrust, type MigrationResult, type MigrateOptions } from './migrate.js';
