@@ -5,7 +5,8 @@
 // cache), because a cached client hides server failures behind a warning.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerEnv } from './docker-env.js';
@@ -128,5 +129,32 @@ describe('docker trust against Berth (no separate Notary)', () => {
     await env.docker(['rmi', ref('dct/whole:1')]);
     const refused = await (await client()).fails(['pull', ref('dct/whole:1')]);
     assert.match(refused.stdout + refused.stderr, /No valid trust data for 1/);
+  }));
+
+  it('berth trust migrate: DCT signatures become OCI signatures by a new key; a pull under a policy requiring that key then works without DCT', T, () => withRegistryLog(reg, async () => {
+    const publisher = await client();
+    await env.docker(['tag', env.images.one, ref('dctmig/app:1.0')]);
+    const pushed = await publisher.docker(['push', ref('dctmig/app:1.0')]);
+    const digest = /1\.0: digest: (sha256:[0-9a-f]{64})/.exec(pushed.stdout)?.[1];
+    assert.ok(digest, pushed.stdout);
+    await env.docker(['tag', env.images.two, ref('dctmig/app:unsigned')]);
+    await publisher.docker(['push', '--disable-content-trust', ref('dctmig/app:unsigned')]);
+
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await writeFile(join(work, 'migrate.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    await writeFile(join(work, 'migrate.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+    const berth = (args: string[]) => run(process.execPath, [BERTH_CLI, ...args, '--data-dir', reg?.dataDir ?? '']);
+    const migrated = await berth(['trust', 'migrate', ref('dctmig/app'), '--key', join(work, 'migrate.key'), '--json']);
+    assert.deepEqual((JSON.parse(migrated.stdout) as { digest: string; tags: string[]; signers: string[]; outcome: string }[]).map((r) => [r.digest, r.tags, r.signers, r.outcome]),
+      [[digest, ['1.0'], ['targets'], 'signed']]);
+    await berth(['trust', 'policy', 'set', 'repository:dctmig/app', '--key', `migrated=${join(work, 'migrate.pub')}`]);
+
+    // Without DCT: the signed tag pulls (the policy verifies the migrated signature), the unsigned one is refused by Berth.
+    await env.docker(['rmi', ref('dctmig/app:1.0'), ref('dctmig/app:unsigned')]);
+    const plain = await client(false);
+    const pulled = await plain.docker(['pull', ref('dctmig/app:1.0')]);
+    assert.match(pulled.stdout, new RegExp(`Digest: ${digest}`));
+    const refused = await plain.fails(['pull', ref('dctmig/app:unsigned')]);
+    assert.match(refused.stdout + refused.stderr, /denied: .*dctmig\/app.*unsigned/);
   }));
 });
