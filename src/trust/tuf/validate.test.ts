@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { buildSnapshot, buildTimestamp, snapshotExpiry, timestampExpiry } from './generate.js';
+import { goTime } from './go-time.js';
 import { generateEcdsaKey, type GeneratedKey } from './keys.js';
 import { fileMeta, parseMetadata } from './metadata.js';
 import { TestRepo, dockerTarget, inYears, makeRootKey, signDoc, type RootKey } from './testkit.js';
@@ -360,6 +361,18 @@ test('an uploaded snapshot: signed by the root\'s snapshot key, not expired, has
   invalid(run(repo, [['root', root], ['targets', targets], ['snapshot', byTargetsKey]], [], { serverKeys }), 'ErrBadSnapshot', 'valid signatures did not meet threshold for snapshot');
   const expired = repo.snapshot(2, new Map([['root', root], ['targets', targets]]), { expires: new Date(Date.UTC(2026, 10, 21, 23, 4, 51)) });
   invalid(run(repo, [['root', root], ['targets', targets], ['snapshot', expired]], [], { serverKeys }), 'ErrBadSnapshot', 'snapshot expired at Sat Nov 21 23:04:51 UTC 2026');
+});
+
+test('an uploaded snapshot must list the lengths of root and targets too (notary checks only hashes; Berth refuses)', () => {
+  const repo = new TestRepo(GUN);
+  const serverKeys = { snapshot: null, timestamp: repo.timestampKey.keyId };
+  const root = repo.root(1);
+  const targets = repo.targets(2);
+  for (const delta of [-1, 1]) {
+    const meta = { root: fileMeta(root), targets: { ...fileMeta(targets), length: targets.length + delta } };
+    const snapshot = signDoc({ _type: 'Snapshot', expires: goTime(inYears(3)), meta, version: 2 }, [repo.snapshotKey]);
+    invalid(run(repo, [['root', root], ['targets', targets], ['snapshot', snapshot]], [], { serverKeys }), 'ErrBadSnapshot', `snapshot lists ${targets.length + delta} bytes for targets, but targets is ${targets.length} bytes`);
+  }
 });
 
 test('an uploaded snapshot is checked against stored root and targets, and must list uploaded delegations', () => {

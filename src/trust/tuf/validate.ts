@@ -47,6 +47,9 @@ import { certificateProblem, parseCertificate, parsePemBlocks } from './x509.js'
  * - An uploaded snapshot's hashes are checked against root and targets even
  *   when targets was not part of the update (notary checks only the files it
  *   happened to load).
+ * - An uploaded snapshot's lengths must be the files' too (`ErrBadSnapshot`):
+ *   notary checks only the hashes, yet its clients download a role up to the
+ *   listed length, so a shorter one breaks every reader after the publish.
  */
 
 export type ValidationErrorName = 'ErrBadRoot' | 'ErrBadTargets' | 'ErrBadSnapshot' | 'ErrBadHierarchy' | 'ErrValidation';
@@ -310,8 +313,10 @@ class Update {
     if (targets) covered.set(TARGETS_ROLE, targets.raw);
     for (const [role, md] of this.loaded) covered.set(role, md.raw);
     for (const [role, bytes] of covered) {
-      const problem = checkHashes(bytes, role, snapshot.meta.get(role)?.hashes);
+      const listed = snapshot.meta.get(role);
+      const problem = checkHashes(bytes, role, listed?.hashes);
       if (problem) invalid('ErrBadSnapshot', problem);
+      if (listed && listed.length !== bytes.length) invalid('ErrBadSnapshot', `snapshot lists ${listed.length} bytes for ${role}, but ${role} is ${bytes.length} bytes`);
     }
   }
 
