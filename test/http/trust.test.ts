@@ -224,4 +224,14 @@ describe('Docker Content Trust: the Notary API on Berth', () => {
     assert.equal(res.status, 400);
     assert.match(await res.text(), /"Name":"ErrBadTargets","Error":\{"Msg":"targets expired at /);
   });
+
+  it('a publish over 16 MiB gets 413 BERTH_TOO_LARGE and stores nothing, time after time', async () => {
+    const gun = `${host}/dct/huge`;
+    for (let i = 0; i < 3; i++) {
+      const res = await publish(gun, [['targets', Buffer.alloc(20 * 1024 * 1024, 0x20)]]);
+      assert.equal(res.status, 413);
+      assert.equal(((await res.json()) as { errors: { code: string }[] }).errors[0]?.code, 'BERTH_TOO_LARGE');
+    }
+    assert.equal((await fetch(tuf(gun, 'root.json'))).status, 404, 'nothing stored');
+  });
 });
