@@ -208,11 +208,24 @@ describe('blobs and uploads', () => {
     const loc = await startSession(t.url, 'drop/a');
     const first = randomBytes(1000);
     await patch(loc, first, '0-999');
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
       const u = new URL(loc);
       const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'PATCH', headers: { 'Content-Length': 1_000_000, 'Content-Range': '1000-1000999' } });
       req.on('error', () => resolve());
-      req.write(randomBytes(300_000), () => setTimeout(() => { req.destroy(); resolve(); }, 100));
+      // Disconnect only once the server is handling the PATCH (its append has begun), so the rollback is what is tested.
+      req.write(randomBytes(300_000), () => {
+        const deadline = Date.now() + 10_000;
+        const poll = () => {
+          if (t.berth.http.inFlight() > 0) {
+            req.destroy();
+            resolve();
+          } else if (Date.now() > deadline) {
+            req.destroy();
+            reject(new Error('the server never started handling the PATCH'));
+          } else setTimeout(poll, 5);
+        };
+        poll();
+      });
     });
     // Give the server a moment to notice and roll back.
     let range = '';
