@@ -14,18 +14,37 @@ export interface SqliteStoreOptions {
 const STATEMENT_CACHE_SIZE = 256;
 
 /**
+ * SQLite ends a transaction by itself on some errors (SQLITE_FULL, IOERR,
+ * NOMEM, BUSY during COMMIT). Kysely then sends ROLLBACK, which fails with
+ * "cannot rollback - no transaction is active" and is thrown instead of the
+ * error that mattered (a full disk then read as 500 "unknown error"). A
+ * ROLLBACK with no transaction open does nothing here, so the first error
+ * reaches the caller.
+ */
+function rollbackIfActive(db: SqliteDatabase.Database): SqliteStatement {
+  const rollback = db.prepare('ROLLBACK');
+  const statement = {
+    reader: false,
+    all: () => [],
+    iterate: () => [][Symbol.iterator](),
+    run: () => (db.inTransaction ? rollback.run() : { changes: 0, lastInsertRowid: 0 }),
+  };
+  return statement as unknown as SqliteStatement;
+}
+
+/**
  * Kysely prepares every statement anew, which cost ~11% of a manifest GET in
  * profiles. better-sqlite3 statements are reusable and used synchronously, so
  * caching them by SQL text is safe.
  */
-function withStatementCache(db: SqliteDatabase.Database): KyselySqliteDatabase {
+export function withStatementCache(db: SqliteDatabase.Database): KyselySqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
   return {
     close: () => db.close(),
     prepare(sqlText: string): SqliteStatement {
       let stmt = cache.get(sqlText);
       if (stmt) return stmt;
-      stmt = db.prepare(sqlText) as unknown as SqliteStatement;
+      stmt = /^\s*rollback\s*$/i.test(sqlText) ? rollbackIfActive(db) : db.prepare(sqlText) as unknown as SqliteStatement;
       cache.set(sqlText, stmt);
       if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
       return stmt;
