@@ -3,7 +3,7 @@
 //
 //   npm run bench -- [--target berth|reference|both] [--backend embedded|scale|both]
 //                    [--rounds N] [--quick]
-//                    [--only push,pull,manifest-push,manifest-get,manifest-head,tags,catalog]
+//                    [--only push,pull,manifest-push,manifest-get,manifest-head,manifest-get-policy,tags,catalog]
 //                    [--json FILE] [--duration S] [--get-client wrk|raw]
 //
 // --backend chooses which Berth is measured: embedded (SQLite + filesystem, the
@@ -46,6 +46,7 @@ import {
   wlCatalog,
   wlManifestGet,
   wlManifestHead,
+  wlManifestGetPolicy,
   wlManifestPush,
   wlPull,
   wlPush,
@@ -211,6 +212,7 @@ async function runTargetRound(
       'manifest-push': () => wlManifestPush(ctx),
       'manifest-get': () => wlManifestGet(ctx, workDir),
       'manifest-head': () => wlManifestHead(ctx),
+      'manifest-get-policy': () => wlManifestGetPolicy(ctx, workDir),
       tags: () => wlTags(ctx),
       catalog: () => wlCatalog(ctx),
     };

@@ -4,7 +4,11 @@ import crypto from 'node:crypto';
 import { RawConn, addQuery, nextLink, toPath, type RawResponse } from './raw-http.js';
 import { runRawLoad, runWrkGet, wrkAvailable, type LoadResult } from './load.js';
 import { Samples, median, nowMs, percentile, MiB } from './stats.js';
-import { CpuMeter, type CpuShares, type RunningTarget } from './targets.js';
+import { CpuMeter, isBerth, type CpuShares, type RunningTarget } from './targets.js';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { cosignArtifact, cosignKeyPair, cosignPayload, cosignSign } from '../src/signatures/testkit.js';
 import {
   S3_PART_SIZE,
   directGetSdk,
@@ -69,7 +73,7 @@ export function makeConfig(quick: boolean): BenchConfig {
   };
 }
 
-export const WORKLOADS = ['push', 'pull', 'manifest-push', 'manifest-get', 'manifest-head', 'tags', 'catalog'] as const;
+export const WORKLOADS = ['push', 'pull', 'manifest-push', 'manifest-get', 'manifest-head', 'manifest-get-policy', 'tags', 'catalog'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 // ---------------------------------------------------------------- metrics
@@ -108,6 +112,10 @@ export const METRICS: MetricDef[] = [
   { key: 'manifest_put_p99_ms', phase: 'manifest_put', label: 'manifest PUT p99', unit: 'ms', better: 'lower' },
   { key: 'manifest_get_rps', phase: 'manifest_get', label: 'manifest GET by tag, c=64', unit: 'req/s', better: 'higher', target: { kind: 'ratio', min: 1.5 }, scaleMin: 0.5 },
   { key: 'manifest_get_p99_ms', phase: 'manifest_get', label: 'manifest GET p99', unit: 'ms', better: 'lower' },
+  // Berth only (embedded): the same GETs once every image has a cosign signature and a registry-wide policy requires its key.
+  { key: 'manifest_get_policy_rps', phase: 'manifest_get_policy', label: 'manifest GET by tag with a trust policy (cosign), c=64', unit: 'req/s', better: 'higher' },
+  { key: 'manifest_get_policy_p99_ms', phase: 'manifest_get_policy', label: 'manifest GET with a trust policy p99', unit: 'ms', better: 'lower' },
+  { key: 'manifest_get_policy_cold_per_s', phase: 'manifest_get_policy_cold', label: 'first manifest GET of each image under the policy (verifying), c=16', unit: 'req/s', better: 'higher' },
   { key: 'manifest_head_rps', phase: 'manifest_head', label: 'manifest HEAD by tag, c=64', unit: 'req/s', better: 'higher', target: { kind: 'ratio', min: 1.5 }, scaleMin: 0.5 },
   { key: 'manifest_head_p99_ms', phase: 'manifest_head', label: 'manifest HEAD p99', unit: 'ms', better: 'lower' },
   { key: 'tag_put_per_s', phase: 'tag_put', label: 'tag PUTs (same manifest), c=16', unit: 'ops/s', better: 'higher' },
@@ -135,6 +143,8 @@ export const CPU_PHASES = [
   'small_blob_uploads',
   'manifest_put',
   'manifest_get',
+  'manifest_get_policy',
+  'manifest_get_policy_cold',
   'manifest_head',
   'tag_put',
   'tag_list',
@@ -859,7 +869,7 @@ async function verifyManifests(ctx: Ctx, sample: ImageRef[]): Promise<void> {
   }
 }
 
-function recordLoad(ctx: Ctx, key: 'manifest_get' | 'manifest_head', res: LoadResult): void {
+function recordLoad(ctx: Ctx, key: 'manifest_get' | 'manifest_head' | 'manifest_get_policy', res: LoadResult): void {
   if (res.errors > 0) throw new Error(`${key}: ${res.errors} failed requests during load (${res.requests} ok)`);
   ctx.metrics[`${key}_rps`] = res.rps;
   ctx.metrics[`${key}_p99_ms`] = res.p99Ms;
@@ -899,6 +909,72 @@ export async function wlManifestGet(ctx: Ctx, workDir: string): Promise<void> {
   if (cfg.getClient === 'wrk') res = await runWrkGet(opts, workDir);
   else res = await runRawLoad({ ...opts, method: 'GET' });
   recordLoad(ctx, 'manifest_get', res);
+}
+
+/**
+ * Manifest GET by tag under a trust policy: every image gets a cosign
+ * signature (the `sha256-<hex>.sig` tag, built by the signatures testkit),
+ * then `berth trust policy set registry --key` on the target's database, and
+ * the same wrk load as manifest-get. Embedded Berth only (the reference has
+ * no policy; berth-scale's database is not reachable by the CLI here).
+ */
+export async function wlManifestGetPolicy(ctx: Ctx, workDir: string): Promise<void> {
+  const { cfg } = ctx;
+  if (!isBerth(ctx.target.name) || ctx.scale) {
+    ctx.log('  skipped: embedded Berth only');
+    return;
+  }
+  await ensureImages(ctx);
+  // A copy: the unsigned image pushed below to check the policy joins ctx.state.images.
+  const imgs = [...ctx.state.images];
+  const key = cosignKeyPair('ecdsa-p256');
+  ctx.log(`  setup: a cosign signature for each of ${imgs.length} images`);
+  await pool(ctx, imgs, cfg.concurrency, async (im, c) => {
+    const payload = cosignPayload({ digest: im.digest, reference: `${ctx.target.host}/${im.repo}` });
+    const sig = cosignArtifact([{ payload, signature: cosignSign(payload, key.privateKey) }]);
+    for (const b of sig.blobs) await uploadMonolithic(ctx, c, im.repo, [b], sha256(b));
+    await putManifest(c, im.repo, `sha256-${im.digest.slice(7)}.sig`, sig.manifest, sig.mediaType, sig.digest);
+  });
+  const pem = path.join(workDir, 'bench-cosign.pub');
+  fs.writeFileSync(pem, key.publicKeyPem);
+  const main = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'src', 'cli', 'main.js');
+  execFileSync(process.execPath, [main, 'trust', 'policy', 'set', 'registry', '--key', `bench=${pem}`, '--data-dir', path.join(ctx.target.dir, 'data'), '--json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // The policy is in force: a sample verifies, and an unsigned image is refused.
+  await verifyManifests(ctx, imgs.filter((_, i) => i % Math.max(1, Math.floor(imgs.length / 20)) === 0));
+  const c = conn(ctx);
+  try {
+    const unsigned = buildImage(ctx.nonce, 'unsigned-policy', 'unsigned-policy', 'bench/unsigned', 'v1', false);
+    await pushImages(ctx, [unsigned], false);
+    const r = await c.request({ method: 'GET', path: '/v2/bench/unsigned/manifests/v1', headers: { Accept: MANIFEST_ACCEPT } });
+    expectStatus(r, [403], 'GET an unsigned manifest under the policy');
+  } finally {
+    c.close();
+  }
+  // First pulls verify (read the .sig manifest and payload, check the signature); later ones
+  // hit the verdict cache. Timed apart: one pass over every image, c=16, then the steady-state load.
+  const cold = cpuWindow(ctx, 'manifest_get_policy_cold');
+  const t0 = nowMs();
+  await pool(ctx, imgs, cfg.concurrency, async (im, pc) => {
+    const r = await pc.request({ method: 'GET', path: `/v2/${im.repo}/manifests/${im.tag}`, headers: { Accept: MANIFEST_ACCEPT } });
+    expectStatus(r, [200], `GET ${im.repo}:${im.tag} under the policy`);
+  });
+  ctx.metrics['manifest_get_policy_cold_per_s'] = imgs.length / ((nowMs() - t0) / 1000);
+  cold.end();
+  ctx.log(`  first pulls (verifying), c=${cfg.concurrency}: ${(ctx.metrics['manifest_get_policy_cold_per_s'] ?? NaN).toFixed(0)}/s`);
+  const opts = {
+    host: ctx.target.host,
+    port: ctx.target.port,
+    paths: imgs.map((im) => `/v2/${im.repo}/manifests/${im.tag}`),
+    headers: { Accept: MANIFEST_ACCEPT },
+    connections: cfg.loadConnections,
+    durationS: cfg.loadDurationS,
+    warmupS: cfg.loadWarmupS,
+    ...loadCpuHooks(ctx, 'manifest_get_policy'),
+  };
+  const res = cfg.getClient === 'wrk' ? await runWrkGet(opts, workDir) : await runRawLoad({ ...opts, method: 'GET' });
+  recordLoad(ctx, 'manifest_get_policy', res);
+  const base = ctx.metrics['manifest_get_rps'];
+  if (base) ctx.log(`  with a policy: ${(base / res.rps).toFixed(2)}x the cost of a GET without one (target at most 1.5x)`);
 }
 
 export async function wlManifestHead(ctx: Ctx): Promise<void> {
