@@ -24,6 +24,10 @@ export type { TrustStore, TrustFileRecord, NewTrustFile, TrustKeyRecord, TrustCh
 
 export type { PolicyStore, PolicyRecord, PolicyKey, PolicyScopeKind, NewPolicy, PullFacts } from './policy-store.js';
 
+export type {
+  LifecycleStore, LifecycleRule, LifecycleRuleKind, LifecycleScopeKind, NamespaceQuota, NamespaceUsage, TaggedRecord,
+} from './lifecycle-store.js';
+
 export type { MetadataLog } from './postgres/postgres-store.js';
 
 export type MetadataOptions =

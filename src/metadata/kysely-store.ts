@@ -9,6 +9,7 @@ import { KyselyLoginAttemptStore } from './kysely-login-attempt-store.js';
 import { KyselyUploadStore } from './kysely-upload-store.js';
 import { KyselyTrustStore } from './kysely-trust-store.js';
 import { KyselyPolicyStore } from './kysely-policy-store.js';
+import { KyselyLifecycleStore } from './kysely-lifecycle-store.js';
 import type { MetadataStore, MetadataStores } from './store.js';
 
 /** What a store is built from: the handle's connection, and which SQL flavour it speaks. */
@@ -31,6 +32,7 @@ const storeFactories = {
   trust: ({ db }) => new KyselyTrustStore(db),
   loginAttempts: ({ db }) => new KyselyLoginAttemptStore(db),
   policies: ({ db }) => new KyselyPolicyStore(db),
+  lifecycle: ({ db }) => new KyselyLifecycleStore(db),
 } satisfies { [K in keyof MetadataStores]: (connection: StoreConnection) => MetadataStores[K] };
 
 function openStores(connection: StoreConnection): MetadataStores {
@@ -86,6 +88,10 @@ export abstract class KyselyStore implements MetadataStore {
 
   get policies(): MetadataStores['policies'] {
     return this.stores().policies;
+  }
+
+  get lifecycle(): MetadataStores['lifecycle'] {
+    return this.stores().lifecycle;
   }
 
   async init(): Promise<void> {

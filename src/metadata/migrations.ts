@@ -248,6 +248,30 @@ function migrations(flavor: Flavor): Record<string, Migration> {
         await db.insertInto('trust_policy_revision' as never).values({ id: 1, revision: 0 } as never).execute();
       },
     },
+    // Lifecycle rules (lifecycle-store.ts): immutable tags and retention per
+    // scope with a tag pattern; storage quotas per namespace.
+    '0010_lifecycle': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.createTable('lifecycle_rules')
+          .addColumn('id', key, (c) => c.primaryKey())
+          .addColumn('kind', key, (c) => c.notNull())
+          .addColumn('scope_kind', key, (c) => c.notNull())
+          .addColumn('scope_name', key, (c) => c.notNull())
+          .addColumn('tag_pattern', 'text', (c) => c.notNull())
+          .addColumn('keep_last', 'bigint')
+          .addColumn('keep_within_ms', 'bigint')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('created_by', 'text')
+          .execute();
+        await db.schema.createIndex('lifecycle_rules_scope').on('lifecycle_rules').columns(['kind', 'scope_kind', 'scope_name']).execute();
+        await db.schema.createTable('namespace_quotas')
+          .addColumn('namespace', key, (c) => c.primaryKey())
+          .addColumn('limit_bytes', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_by', 'text')
+          .execute();
+      },
+    },
   };
 }
 

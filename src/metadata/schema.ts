@@ -47,6 +47,18 @@ export interface Database {
   login_failures: { kind: string; user_name: string; address: string; failures: number; reset_at: number };
   trust_policies: { kind: string; name: string; mode: string; keys: string; dct_signers: string; revision: number; updated_at: number; updated_by: string | null };
   trust_policy_revision: { id: number; revision: number };
+  lifecycle_rules: {
+    id: string;
+    kind: string;
+    scope_kind: string;
+    scope_name: string;
+    tag_pattern: string;
+    keep_last: number | null;
+    keep_within_ms: number | null;
+    created_at: number;
+    created_by: string | null;
+  };
+  namespace_quotas: { namespace: string; limit_bytes: number; updated_at: number; updated_by: string | null };
   audit_events: {
     id: string;
     time: number;

@@ -4,6 +4,7 @@ import type { IdentityStore } from './identity-store.js';
 import type { LeaseStore } from './lease-store.js';
 import type { LoginAttemptStore } from './login-attempt-store.js';
 import type { PolicyStore } from './policy-store.js';
+import type { LifecycleStore } from './lifecycle-store.js';
 import type { TrustStore } from './trust-store.js';
 import type { UploadStore } from './upload-store.js';
 
@@ -30,6 +31,8 @@ export interface MetadataStores {
   readonly loginAttempts: LoginAttemptStore;
   /** Trust policies: which signatures a pull needs, per registry, namespace or repository (policy-store.ts). */
   readonly policies: PolicyStore;
+  /** Immutable tags, retention rules and namespace quotas (lifecycle-store.ts). */
+  readonly lifecycle: LifecycleStore;
 }
 
 /**
@@ -42,7 +45,7 @@ export interface MetadataStores {
  * class per store on the shared connection (kysely-*-store.ts, wired in
  * kysely-store.ts), and the same suites (store-suite.ts for the handle,
  * content-suite.ts, upload-suite.ts, lease-suite.ts, identity-suite.ts,
- * audit-suite.ts, login-attempt-suite.ts, policy-suite.ts).
+ * audit-suite.ts, login-attempt-suite.ts, policy-suite.ts, lifecycle-suite.ts).
  *
  * Every store keeps this rule: when the database cannot be reached, a method
  * throws RegistryError BERTH_UNAVAILABLE (503, retry later), not the

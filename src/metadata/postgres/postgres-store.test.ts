@@ -14,6 +14,7 @@ import { runAuditSuite } from '../audit-suite.js';
 import { runTrustSuite } from '../trust-suite.js';
 import { runLoginAttemptSuite } from '../login-attempt-suite.js';
 import { runPolicySuite } from '../policy-suite.js';
+import { runLifecycleSuite } from '../lifecycle-suite.js';
 import { PostgresStore } from './postgres-store.js';
 import { migrationProvider } from '../migrations.js';
 import {
@@ -24,7 +25,7 @@ const skipReason = postgresSkipReason();
 
 // Every suite opens a scratch database of its own.
 const scratches = new Map<MetadataStore, ScratchDatabase>();
-for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite, runTrustSuite, runLoginAttemptSuite, runPolicySuite]) {
+for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite, runTrustSuite, runLoginAttemptSuite, runPolicySuite, runLifecycleSuite]) {
   run({
     name: 'postgres',
     skipReason,
