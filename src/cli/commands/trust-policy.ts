@@ -13,7 +13,7 @@ function actor(): PolicyActor {
   }
 }
 
-const withPolicies = <T>(flags: IdentityFlags, fn: (p: TrustPolicies) => Promise<T>) => withStore(flags, (store) => fn(new TrustPolicies({ store: store.policies, audit: store.audit })));
+const withPolicies = <T>(flags: IdentityFlags, fn: (p: TrustPolicies) => Promise<T>) => withStore(flags, (store) => fn(new TrustPolicies({ store: store.policies, audit: store.audit })), { users: false });
 
 function render(p: PolicyView): string {
   return [
