@@ -157,4 +157,26 @@ describe('docker trust against Berth (no separate Notary)', () => {
     const refused = await plain.fails(['pull', ref('dctmig/app:unsigned')]);
     assert.match(refused.stdout + refused.stderr, /denied: .*dctmig\/app.*unsigned/);
   }));
+
+  it('a trust policy naming a DCT signer: a tag alice signed pulls without DCT, an unsigned one and one only the repository key signed are denied', T, () => withRegistryLog(reg, async () => {
+    const admin = await client();
+    await run('docker', ['trust', 'key', 'generate', 'alice', '--dir', admin.config], { env: { ...env.env, DOCKER_CONFIG: admin.config, ...passphrases } });
+    await env.docker(['tag', env.images.one, ref('dctpol/app:admin')]);
+    await admin.docker(['push', ref('dctpol/app:admin')]);
+    await admin.docker(['trust', 'signer', 'add', '--key', join(admin.config, 'alice.pub'), 'alice', ref('dctpol/app')]);
+    await env.docker(['tag', env.images.two, ref('dctpol/app:alice')]);
+    await admin.docker(['push', '--disable-content-trust', ref('dctpol/app:alice')]);
+    assert.match((await admin.docker(['trust', 'sign', ref('dctpol/app:alice')])).stdout, /Successfully signed/);
+    await env.docker(['tag', env.images.two, ref('dctpol/app:unsigned')]);
+    await admin.docker(['push', '--disable-content-trust', ref('dctpol/app:unsigned')]);
+    await run(process.execPath, [BERTH_CLI, 'trust', 'policy', 'set', 'repository:dctpol/app', '--dct-signer', 'alice', '--data-dir', reg?.dataDir ?? '']);
+
+    await env.docker(['rmi', ref('dctpol/app:admin'), ref('dctpol/app:alice'), ref('dctpol/app:unsigned')]);
+    const plain = await client(false);
+    assert.match((await plain.docker(['pull', ref('dctpol/app:alice')])).stdout, /Digest: sha256:[0-9a-f]{64}/);
+    const unsigned = await plain.fails(['pull', ref('dctpol/app:unsigned')]);
+    assert.match(unsigned.stdout + unsigned.stderr, /denied: .*dctpol\/app.*unsigned/);
+    const adminOnly = await plain.fails(['pull', ref('dctpol/app:admin')]);
+    assert.match(adminOnly.stdout + adminOnly.stderr, /denied: .*dctpol\/app/);
+  }));
 });
