@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createAuth, RegistryHostNames, type AccessController, type AuthSetup } from './auth/index.js';
@@ -8,12 +9,16 @@ import { createRegistryServer, type RegistryServer, type RouteGroup } from './ht
 import { KeyVault, loadOrCreateKeySecret, TrustService, trustRoutes } from './trust/index.js';
 import { signatureCleanupListener, signatureRoutes, verifySignatures } from './signatures/index.js';
 import { PolicyEnforcer, policyRoutes, TrustPolicies } from './policy/index.js';
+import { LifecycleEnforcer, lifecycleRoutes, LifecycleRules, Retention } from './lifecycle/index.js';
 import { auditListener, AUDITED_TYPES, EventBus, EventedRegistry, type EventContext } from './events/index.js';
 import type { Logger } from './log/index.js';
 import { createMetadataStore, type MetadataStore } from './metadata/index.js';
 import { JobScheduler } from './jobs/index.js';
-import { Registry, UploadPurge } from './registry/index.js';
+import { Registry, SparsePolicy, UploadPurge } from './registry/index.js';
 import { createStorageDriver, StorageUnavailableError, type StorageDriver } from './storage/index.js';
+
+/** How often retention rules are applied (once across instances). */
+const RETENTION_INTERVAL_MS = 3_600_000;
 
 /**
  * The composition root: builds storage, metadata, the registry core, access
@@ -132,6 +137,7 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     deleteEnabled: config.storage.deleteEnabled,
     readOnly: config.storage.readOnly,
     manifestMaxBytes: config.limits.manifestMaxBytes,
+    sparse: new SparsePolicy(config.manifests.sparse),
   });
   // Each check is bounded, so a hung backend reads as unavailable instead of hanging the probe.
   const probe = async (probes: Record<string, () => Promise<unknown>>) => {
@@ -184,6 +190,23 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   });
   events.addPreHook('trust-policy', enforcer.hook);
   groups.push(policyRoutes(new TrustPolicies({ store: metadata.policies, audit: metadata.audit }), enforcer));
+  // Lifecycle: immutable tags and namespace quotas refuse a change before it is committed; retention
+  // removes the tags its rules do not keep, through the core with events, as the system actor.
+  const lifecycle = new LifecycleEnforcer({ store: metadata.lifecycle, content: metadata.content });
+  events.addPreHook('immutable-tags', lifecycle.immutableHook);
+  events.addPreHook('quotas', lifecycle.quotaHook);
+  const tagRetention = new Retention({
+    store: metadata.lifecycle, audit: metadata.audit,
+    deleteTag: async (repository, tag, digest) => {
+      const context: EventContext = { actor: { kind: 'system', name: 'retention' }, requestId: `retention-${randomUUID()}`, remoteAddress: null };
+      await registryFor(context).deleteManifest(repository, tag, {
+        guard: async (change) => {
+          if (change.type === 'tag.delete' && change.digest !== digest) throw new RegistryError('BERTH_CONFLICT', `tag ${repository}:${tag} was pushed again since retention planned its removal; left alone`);
+        },
+      });
+    },
+  });
+  groups.push(lifecycleRoutes(new LifecycleRules({ store: metadata.lifecycle, audit: metadata.audit }), tagRetention));
   // OCI signatures by API, read from the core (listing is not a pull), verified against the keys of the repository's trust policy.
   groups.push(signatureRoutes({ source: registry, keysFor: async (repository) => (await enforcer.policyFor(repository))?.keys ?? [] }));
   const services = {
@@ -215,6 +238,14 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
       const ids = await uploadPurge.run(purging.ageMs, { dryRun: purging.dryRun });
       if (ids.length > 0) logger.info({ count: ids.length, dryRun: purging.dryRun }, 'purged abandoned uploads');
       await metadata.leases.prune(Date.now() - 3_600_000);
+    });
+  }
+
+  // Retention rules are applied hourly, once across instances (deletes must be allowed).
+  if (config.storage.deleteEnabled && !config.storage.readOnly) {
+    jobs.every('retention', RETENTION_INTERVAL_MS, async () => {
+      const r = await tagRetention.run({ dryRun: false });
+      if (r.removed.length > 0 || r.failed.length > 0) logger.info({ removed: r.removed.length, failed: r.failed.length, protected: r.protected, 'duration.ms': r.durationMs }, 'retention removed tags');
     });
   }
 

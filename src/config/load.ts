@@ -400,6 +400,9 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
       listener: c.trust?.addr === undefined ? null : parseAddr(c.trust.addr, errors, 'trust.addr'),
       keySecretFile: path.resolve(cwd, c.trust?.keysecretfile ?? path.join(dataDir, 'keys', 'trust-key-secret')),
     },
+    manifests: {
+      sparse: { repositories: c.manifests?.sparse?.repositories ?? [], namespaces: c.manifests?.sparse?.namespaces ?? [] },
+    },
     limits: {
       manifestMaxBytes: c.limits?.manifestmaxbytes ?? 4 * 1024 * 1024,
       tagsPageSize: c.limits?.tagspagesize ?? 0,

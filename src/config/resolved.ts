@@ -50,6 +50,8 @@ export interface BerthConfig {
    * key-sealing secret is.
    */
   readonly trust: { readonly enabled: boolean; readonly listener: { readonly host: string; readonly port: number } | null; readonly keySecretFile: string };
+  /** manifests.sparse: where manifests with absent children or layers are accepted (empty lists: nowhere). */
+  readonly manifests: { readonly sparse: { readonly repositories: readonly string[]; readonly namespaces: readonly string[] } };
   readonly limits: {
     readonly manifestMaxBytes: number;
     /** 0: the tag list returns every tag unless the client asks for a page. */

@@ -28,6 +28,14 @@ const refusedSection = (description: string, when: string) => z.unknown().option
 
 const str = (description: string) => z.string().min(1).describe(description);
 
+/** The repository-name grammar of the distribution spec (names.ts checks the same), for names in the config. */
+const REPOSITORY_NAME_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
+
+/** A list of repository or namespace names; from an environment variable, comma-separated. */
+const repositoryNames = (description: string) =>
+  z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v),
+    z.array(z.string().max(255).regex(REPOSITORY_NAME_RE, { message: 'expected a repository name such as team/app (lower case, digits, . _ - and / between components)' }))).describe(description);
+
 /** Sections of registry:2's config that Berth accepts but does not act on. */
 const ignoredSection = (description: string) => z.unknown().optional().describe(`${description} (accepted for compatibility with registry:2; ignored by Berth)`);
 
@@ -126,6 +134,12 @@ export const configSchema = z.object({
     catalogpagesize: int('Default page size of the catalog when the client gives no n.', 1).optional(),
     maxpagesize: int('Largest n accepted for tag lists and the catalog.', 1).optional(),
   }).optional().describe('Request limits (Berth).'),
+  manifests: z.object({
+    sparse: z.object({
+      repositories: repositoryNames('Repositories, by full name (e.g. mirror/busybox), that accept sparse manifests. In REGISTRY_MANIFESTS_SPARSE_REPOSITORIES, separate names with commas.').optional(),
+      namespaces: repositoryNames('Namespaces (e.g. mirror) whose repositories, at any depth, accept sparse manifests. In REGISTRY_MANIFESTS_SPARSE_NAMESPACES, separate names with commas.').optional(),
+    }).optional().describe('Sparse manifests: an index (or manifest list) whose child manifests are absent from the repository, or an image manifest some of whose layers are, is accepted in these repositories and namespaces (a mirror of some platforms pushes such indexes); the config blob is always required. Default: nowhere, so a push must bring everything it references.'),
+  }).optional().describe('Manifest pushes (Berth).'),
   auth: z.object({
     htpasswd: z.object({
       realm: str('Realm named in the Basic challenge (htpasswd mode).').optional(),

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { BlobRecord, ManifestRecord, UploadRecord } from '../metadata/index.js';
 import type {
-  BodyOptions, ByteRange, ChunkOptions, CommitGuard, GuardOptions, ManifestDeleteResult, ManifestPushResult, PageOptions, ReadOptions, RegistryChange, RegistryService,
+  ByteRange, ChunkOptions, CommitGuard, GuardOptions, ManifestDeleteResult, ManifestPushResult, PageOptions, PutBlobOptions, PutManifestOptions, ReadOptions, RegistryChange, RegistryService,
+  StartUploadOptions,
 } from '../registry/index.js';
 import type { EventBus } from './bus.js';
 import type { EventContext, RegistryEvent } from './events.js';
@@ -81,8 +82,8 @@ export class EventedRegistry implements RegistryService {
     this.emit({ type: 'blob.deleted', repository: repo, digest });
   }
 
-  async startUpload(repo: string, options?: GuardOptions): Promise<UploadRecord> {
-    const upload = await this.inner.startUpload(repo, { guard: this.guarded(options) });
+  async startUpload(repo: string, options?: StartUploadOptions): Promise<UploadRecord> {
+    const upload = await this.inner.startUpload(repo, { ...options, guard: this.guarded(options) });
     this.emit({ type: 'upload.started', repository: repo, uploadId: upload.id });
     return upload;
   }
@@ -107,7 +108,7 @@ export class EventedRegistry implements RegistryService {
     return blob;
   }
 
-  async putBlob(repo: string, digest: string, source: AsyncIterable<Uint8Array>, options: BodyOptions & GuardOptions & { contentLength?: number | undefined } = {}): Promise<BlobRecord> {
+  async putBlob(repo: string, digest: string, source: AsyncIterable<Uint8Array>, options: PutBlobOptions = {}): Promise<BlobRecord> {
     const blob = await this.inner.putBlob(repo, digest, source, { ...options, guard: this.guarded(options) });
     this.emit({ type: 'blob.pushed', repository: repo, digest: blob.digest, size: blob.size });
     return blob;
@@ -118,12 +119,15 @@ export class EventedRegistry implements RegistryService {
     this.emit({ type: 'upload.cancelled', repository: repo, uploadId: id });
   }
 
-  async putManifest(repo: string, reference: string, body: Buffer, contentType: string | undefined, options?: GuardOptions): Promise<ManifestPushResult> {
-    const r = await this.inner.putManifest(repo, reference, body, contentType, { guard: this.guarded(options) });
+  async putManifest(repo: string, reference: string, body: Buffer, contentType: string | undefined, options?: PutManifestOptions): Promise<ManifestPushResult> {
+    const r = await this.inner.putManifest(repo, reference, body, contentType, { ...options, guard: this.guarded(options) });
     if (r.repositoryCreated) this.emit({ type: 'repository.created', repository: repo });
     this.emit({ type: 'manifest.pushed', repository: repo, digest: r.digest, mediaType: r.mediaType, size: r.size, tag: r.tag });
-    if (r.tag !== null && r.previousTagDigest !== r.digest) {
-      this.emit({ type: 'tag.moved', repository: repo, tag: r.tag, digest: r.digest, mediaType: r.mediaType, size: r.size, previous: r.previousTagDigest });
+    // One tag.moved per tag that now points elsewhere (a push by digest may set several).
+    for (const t of r.tags) {
+      if (t.previousDigest !== r.digest) {
+        this.emit({ type: 'tag.moved', repository: repo, tag: t.tag, digest: r.digest, mediaType: r.mediaType, size: r.size, previous: t.previousDigest });
+      }
     }
     return r;
   }

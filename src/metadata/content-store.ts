@@ -33,13 +33,26 @@ export interface ContentStore {
    * that digest already recorded is kept as it is (with its location): the
    * record that is in force is returned, and a caller whose `location`
    * differs owns bytes that nobody references.
+   *
+   * Linking again refreshes the link's time (garbage collection keeps blobs
+   * linked within its grace period). When garbage collection is deleting
+   * the recorded blob right now, nothing is written and BlobDeletingError
+   * is thrown: the caller waits until the record is gone, then retries with
+   * bytes of its own (gc/collector.ts explains the protocol).
    */
   linkBlob(repository: string, blob: BlobRecord, options?: { uploadId?: string }): Promise<BlobRecord>;
+  /**
+   * Links a blob that is already recorded (a cross-repository mount) and
+   * refreshes the link's time; null when the blob is not recorded, or is
+   * being deleted by garbage collection (the client then uploads it). Never
+   * records a blob: its bytes may be gone.
+   */
+  linkExistingBlob(repository: string, digest: string): Promise<BlobRecord | null>;
   /** Removes a blob link; returns false when the repository had no such link. */
   unlinkBlob(repository: string, digest: string): Promise<boolean>;
   /** Which of `locations` are the recorded location of some blob. */
   blobLocationsInUse(locations: string[]): Promise<string[]>;
-  /** Which of `digests` are not linked blobs of `repository`. */
+  /** Which of `digests` are not linked blobs of `repository` (a blob being deleted by garbage collection is not). */
   missingBlobs(repository: string, digests: string[]): Promise<string[]>;
 
   getManifest(repository: string, digest: string): Promise<ManifestRecord | null>;
@@ -103,6 +116,17 @@ export interface PutManifestInput {
   manifest: Omit<ManifestRecord, 'createdAt'> & { createdAt?: number };
   references: ManifestReference[];
   tag?: string | undefined;
+  /** More tags to point at the manifest in the same transaction (with `tag`, duplicates ignored). */
+  tags?: readonly string[] | undefined;
+  /**
+   * Blobs that must be recorded, and not being deleted by garbage
+   * collection, when the manifest is written: checked in its transaction
+   * (locking their records in PostgreSQL), so a collection cannot remove
+   * one between the caller's check and the write. MANIFEST_BLOB_UNKNOWN otherwise.
+   */
+  requiredBlobs?: readonly string[] | undefined;
+  /** Manifests of the repository that must exist when the manifest is written (an index's children), checked the same way. */
+  requiredManifests?: readonly string[] | undefined;
 }
 
 /** What a putManifest changed, read in its transaction (for the registry's events). */
@@ -113,6 +137,8 @@ export interface ManifestPutOutcome {
   repositoryCreated: boolean;
   /** With a tag: the digest the tag pointed to before, or null when the tag is new. */
   previousTagDigest: string | null;
+  /** Every tag set (`tag`, then `tags`), with the digest it pointed to before, or null when new. */
+  previousTagDigests?: Record<string, string | null>;
 }
 
 /** What a deleteManifest removed, read in its transaction. */
@@ -129,4 +155,15 @@ export interface ReferrerRecord {
   size: number;
   artifactType: string | null;
   annotations: string | null;
+}
+
+/**
+ * Thrown by `linkBlob` when garbage collection is deleting the blob's record
+ * and bytes: nothing was written. See ContentStore.linkBlob.
+ */
+export class BlobDeletingError extends Error {
+  constructor(readonly digest: string) {
+    super(`blob ${digest} is being deleted by garbage collection`);
+    this.name = 'BlobDeletingError';
+  }
 }

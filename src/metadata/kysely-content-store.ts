@@ -1,5 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
+import { RegistryError } from '../errors/index.js';
+import type { Flavor } from './migrations.js';
+import { BlobDeletingError } from './content-store.js';
 import type {
   BlobRecord, ContentStore, ManifestDeletion, ManifestPutOutcome, ManifestRecord, PutManifestInput, ReferrerRecord,
 } from './content-store.js';
@@ -36,7 +39,8 @@ function toBlob(row: { digest: string; size: number; location: string | null }):
  * statements for SQLite and PostgreSQL. Exposed as `MetadataStore.content`.
  */
 export class KyselyContentStore implements ContentStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** `flavor`: PostgreSQL locks the rows a write depends on (FOR SHARE); SQLite runs one write transaction at a time. */
+  constructor(private readonly db: Kysely<Database>, private readonly flavor: Flavor = 'sqlite') {}
 
   async listRepositories({ last, limit }: { last?: string | undefined; limit: number }): Promise<string[]> {
     let q = this.db.selectFrom('repositories as r').select('r.name')
@@ -47,7 +51,7 @@ export class KyselyContentStore implements ContentStore {
   }
 
   async getBlob(digest: string): Promise<BlobRecord | null> {
-    const row = await this.db.selectFrom('blobs').select(['digest', 'size', 'location']).where('digest', '=', digest).executeTakeFirst();
+    const row = await this.db.selectFrom('blobs').select(['digest', 'size', 'location']).where('digest', '=', digest).where('deleting_at', 'is', null).executeTakeFirst();
     return row ? toBlob(row) : null;
   }
 
@@ -55,7 +59,7 @@ export class KyselyContentStore implements ContentStore {
     const row = await this.db.selectFrom('repository_blobs as rb')
       .innerJoin('blobs as b', 'b.digest', 'rb.digest')
       .select(['b.digest', 'b.size', 'b.location'])
-      .where('rb.repository', '=', repository).where('rb.digest', '=', digest)
+      .where('rb.repository', '=', repository).where('rb.digest', '=', digest).where('b.deleting_at', 'is', null)
       .executeTakeFirst();
     return row ? toBlob(row) : null;
   }
@@ -65,11 +69,31 @@ export class KyselyContentStore implements ContentStore {
     return this.db.transaction().execute(async (trx) => {
       await trx.insertInto('repositories').values({ name: repository, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
       await trx.insertInto('blobs').values({ digest: blob.digest, size: blob.size, created_at: now, location: blob.location ?? null }).onConflict((oc) => oc.doNothing()).execute();
-      await trx.insertInto('repository_blobs').values({ repository, digest: blob.digest, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
+      // Locked (PostgreSQL) so a collection marking it waits for this link, or this waits and sees its mark.
+      const stored = await this.lockShared(trx.selectFrom('blobs').select(['digest', 'size', 'location', 'deleting_at']).where('digest', '=', blob.digest)).executeTakeFirst();
+      if (!stored || stored.deleting_at !== null) throw new BlobDeletingError(blob.digest);
+      await trx.insertInto('repository_blobs').values({ repository, digest: blob.digest, created_at: now })
+        .onConflict((oc) => oc.columns(['repository', 'digest']).doUpdateSet({ created_at: now })).execute();
       if (options.uploadId !== undefined) await trx.deleteFrom('uploads').where('id', '=', options.uploadId).execute();
-      const stored = await trx.selectFrom('blobs').select(['digest', 'size', 'location']).where('digest', '=', blob.digest).executeTakeFirstOrThrow();
       return toBlob(stored);
     });
+  }
+
+  async linkExistingBlob(repository: string, digest: string): Promise<BlobRecord | null> {
+    const now = Date.now();
+    return this.db.transaction().execute(async (trx) => {
+      const stored = await this.lockShared(trx.selectFrom('blobs').select(['digest', 'size', 'location', 'deleting_at']).where('digest', '=', digest)).executeTakeFirst();
+      if (!stored || stored.deleting_at !== null) return null;
+      await trx.insertInto('repositories').values({ name: repository, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
+      await trx.insertInto('repository_blobs').values({ repository, digest, created_at: now })
+        .onConflict((oc) => oc.columns(['repository', 'digest']).doUpdateSet({ created_at: now })).execute();
+      return toBlob(stored);
+    });
+  }
+
+  /** FOR SHARE in PostgreSQL: the rows read stay as read until the transaction ends. SQLite serializes write transactions already. */
+  private lockShared<Q extends { forShare(): Q }>(query: Q): Q {
+    return this.flavor === 'postgres' ? query.forShare() : query;
   }
 
   async blobLocationsInUse(locations: string[]): Promise<string[]> {
@@ -88,14 +112,21 @@ export class KyselyContentStore implements ContentStore {
   }
 
   async missingBlobs(repository: string, digests: string[]): Promise<string[]> {
-    return this.missing('repository_blobs', repository, digests);
+    const wanted = [...new Set(digests)];
+    const found = new Set<string>();
+    for (let i = 0; i < wanted.length; i += BATCH) {
+      const rows = await this.db.selectFrom('repository_blobs as rb').innerJoin('blobs as b', 'b.digest', 'rb.digest').select('rb.digest')
+        .where('rb.repository', '=', repository).where('rb.digest', 'in', wanted.slice(i, i + BATCH)).where('b.deleting_at', 'is', null).execute();
+      for (const r of rows) found.add(r.digest);
+    }
+    return wanted.filter((d) => !found.has(d));
   }
 
   async missingManifests(repository: string, digests: string[]): Promise<string[]> {
     return this.missing('manifests', repository, digests);
   }
 
-  private async missing(table: 'repository_blobs' | 'manifests', repository: string, digests: string[]): Promise<string[]> {
+  private async missing(table: 'manifests', repository: string, digests: string[]): Promise<string[]> {
     const wanted = [...new Set(digests)];
     const found = new Set<string>();
     for (let i = 0; i < wanted.length; i += BATCH) {
@@ -120,10 +151,11 @@ export class KyselyContentStore implements ContentStore {
     return row ? toManifest(row) : null;
   }
 
-  async putManifest({ manifest, references, tag }: PutManifestInput): Promise<ManifestPutOutcome> {
+  async putManifest({ manifest, references, tag, tags, requiredBlobs, requiredManifests }: PutManifestInput): Promise<ManifestPutOutcome> {
     const now = manifest.createdAt ?? Date.now();
     const repository = manifest.repository;
     return this.db.transaction().execute(async (trx) => {
+      await this.assertRequired(trx, repository, requiredBlobs ?? [], requiredManifests ?? []);
       await trx.insertInto('repositories').values({ name: repository, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
       const hadManifests = await trx.selectFrom('manifests').select('digest').where('repository', '=', repository).limit(1).executeTakeFirst();
       const inserted = await trx.insertInto('manifests').values({
@@ -142,17 +174,45 @@ export class KyselyContentStore implements ContentStore {
       for (let i = 0; i < rows.length; i += BATCH) {
         await trx.insertInto('manifest_references').values(rows.slice(i, i + BATCH)).onConflict((oc) => oc.doNothing()).execute();
       }
-      let previousTagDigest: string | null = null;
-      if (tag !== undefined) {
-        const previous = await trx.selectFrom('tags').select('digest').where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
-        previousTagDigest = previous?.digest ?? null;
-        await trx.insertInto('tags').values({ repository, name: tag, digest: manifest.digest, updated_at: now })
+      const previousTagDigests: Record<string, string | null> = {};
+      const names = [...new Set([...(tag !== undefined ? [tag] : []), ...(tags ?? [])])];
+      for (const name of names) {
+        const previous = await trx.selectFrom('tags').select('digest').where('repository', '=', repository).where('name', '=', name).executeTakeFirst();
+        previousTagDigests[name] = previous?.digest ?? null;
+        await trx.insertInto('tags').values({ repository, name, digest: manifest.digest, updated_at: now })
           .onConflict((oc) => oc.columns(['repository', 'name']).doUpdateSet({ digest: manifest.digest, updated_at: now }))
           .execute();
-        await bumpTagListVersion(trx, repository);
       }
-      return { created: Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0, repositoryCreated: !hadManifests, previousTagDigest };
+      if (names.length > 0) await bumpTagListVersion(trx, repository);
+      const first = names[0];
+      const previousTagDigest = first !== undefined ? previousTagDigests[first] ?? null : null;
+      return { created: Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0, repositoryCreated: !hadManifests, previousTagDigest, previousTagDigests };
     });
+  }
+
+  /**
+   * What a manifest needs is still there, read (and in PostgreSQL locked)
+   * inside its transaction: garbage collection marks a blob or deletes a
+   * manifest under a row lock, so either it sees this manifest's references
+   * or this sees its mark.
+   */
+  private async assertRequired(trx: Kysely<Database>, repository: string, blobs: readonly string[], manifests: readonly string[]): Promise<void> {
+    const wantedBlobs = [...new Set(blobs)];
+    for (let i = 0; i < wantedBlobs.length; i += BATCH) {
+      const batch = wantedBlobs.slice(i, i + BATCH);
+      const rows = await this.lockShared(trx.selectFrom('blobs').select(['digest', 'deleting_at']).where('digest', 'in', batch)).execute();
+      const present = new Set(rows.filter((r) => r.deleting_at === null).map((r) => r.digest));
+      const missing = batch.filter((d) => !present.has(d));
+      if (missing.length > 0) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the manifest references blobs that are not in the repository', { detail: { digests: missing.slice(0, 20) } });
+    }
+    const wantedManifests = [...new Set(manifests)];
+    for (let i = 0; i < wantedManifests.length; i += BATCH) {
+      const batch = wantedManifests.slice(i, i + BATCH);
+      const rows = await this.lockShared(trx.selectFrom('manifests').select('digest').where('repository', '=', repository).where('digest', 'in', batch)).execute();
+      const present = new Set(rows.map((r) => r.digest));
+      const missing = batch.filter((d) => !present.has(d));
+      if (missing.length > 0) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the index references manifests that are not in the repository', { detail: { digests: missing.slice(0, 20) } });
+    }
   }
 
   async deleteManifest(repository: string, digest: string): Promise<ManifestDeletion | null> {

@@ -18,8 +18,14 @@ export type RegistryChange =
       digest: string;
       mediaType: string;
       size: number;
-      /** The tag the push names, or null for a push by digest. */
+      /**
+       * The first tag the push names (the reference, or the first `tag`
+       * parameter of a push by digest), or null when it names none. Kept
+       * for guards written before `tags`; read `tags` for the whole set.
+       */
       tag: string | null;
+      /** Every tag the push points at the manifest, in request order, without duplicates (empty for a push by digest alone). */
+      tags: readonly string[];
       subject: string | null;
       artifactType: string | null;
       references: readonly ManifestReference[];

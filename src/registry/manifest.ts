@@ -50,6 +50,8 @@ export interface ParsedManifest {
   mediaType: string;
   /** Blobs and child manifests that must exist in the repository. */
   references: ManifestReference[];
+  /** An image manifest's config blob (required even where sparse manifests are allowed), or null for an index. */
+  config: string | null;
   subject: string | null;
   /** The referrers API's artifactType: explicit, else the config's media type (image manifests). */
   artifactType: string | null;
@@ -132,6 +134,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
     return {
       mediaType,
       references: m.manifests.map((c) => ({ digest: c.digest, kind: 'manifest' as const })),
+      config: null,
       subject: m.subject?.digest ?? null,
       artifactType: m.artifactType ?? null,
       annotations: m.annotations ?? null,
@@ -148,6 +151,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
   return {
     mediaType,
     references,
+    config: m.config.digest,
     subject: m.subject?.digest ?? null,
     artifactType: m.artifactType ?? m.config.mediaType,
     annotations: m.annotations ?? null,

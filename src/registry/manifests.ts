@@ -2,17 +2,27 @@ import { createHash } from 'node:crypto';
 import { RegistryError } from '../errors/index.js';
 import type { ContentStore, ManifestRecord, MetadataStores } from '../metadata/index.js';
 import type { GuardOptions } from './changes.js';
-import { acceptsMediaType, parseManifest } from './manifest.js';
+import { acceptsMediaType, parseManifest, type ParsedManifest } from './manifest.js';
 import { MediaType } from './media-types.js';
-import { assertRepositoryName, parseDigest, parseReference } from './names.js';
-import type { ManifestPushResult, ReadOptions } from './service.js';
+import { assertRepositoryName, isValidTag, parseDigest, parseReference } from './names.js';
+import type { ManifestPushResult, PutManifestOptions, ReadOptions } from './service.js';
+import type { SparsePolicy } from './sparse-policy.js';
 import type { WritePolicy } from './write-policy.js';
+
+/**
+ * Most `tag` parameters one manifest push may name. The spec asks for at
+ * least 10; 50 keeps the request line within common proxies' limits
+ * (128 characters a tag). More is 414 BERTH_TOO_MANY_TAGS.
+ */
+export const MAX_TAGS_PER_PUSH = 50;
 
 export interface ManifestsOptions {
   metadata: Pick<MetadataStores, 'content'>;
   policy: WritePolicy;
   /** Largest manifest accepted (limits.manifestmaxbytes). */
   manifestMaxBytes: number;
+  /** Repositories that accept manifests whose children or layers are absent (manifests.sparse). */
+  sparse: SparsePolicy;
 }
 
 /**
@@ -45,35 +55,34 @@ export class Manifests {
     return manifest;
   }
 
-  /** Stores a manifest after checking it and everything it references. */
-  async put(repo: string, reference: string, body: Buffer, contentType: string | undefined, options: GuardOptions = {}): Promise<ManifestPushResult> {
+  /**
+   * Stores a manifest after checking it and everything it references, and
+   * points its tags at it: the reference's tag, or the `tags` of a push by
+   * digest (the spec's `?tag=`), all in one transaction. A bad tag refuses
+   * the whole push before anything is written.
+   */
+  async put(repo: string, reference: string, body: Buffer, contentType: string | undefined, options: PutManifestOptions = {}): Promise<ManifestPushResult> {
     assertRepositoryName(repo);
     this.options.policy.assertWritable();
     const ref = parseReference(reference);
+    const tags = tagsOf(ref.kind === 'tag' ? ref.tag : null, options.tags ?? []);
     const { content } = this;
     const { manifestMaxBytes } = this.options;
     if (body.length > manifestMaxBytes) {
       throw new RegistryError('BERTH_MANIFEST_TOO_LARGE', `manifest exceeds ${manifestMaxBytes} bytes`);
     }
+    // A push by digest is hashed with the digest's algorithm, so the answer
+    // names the digest the client gave; a push by tag alone uses sha256.
     const algorithm = ref.kind === 'digest' ? ref.digest.algorithm : 'sha256';
     const digest = `${algorithm}:${createHash(algorithm).update(body).digest('hex')}`;
     if (ref.kind === 'digest' && ref.digest.digest !== digest) {
       throw new RegistryError('DIGEST_INVALID', 'the manifest does not match the digest in the URL', { detail: { digest: ref.digest.digest } });
     }
     const parsed = parseManifest(body, contentType);
-    const blobs = parsed.references.filter((r) => r.kind === 'blob').map((r) => r.digest);
-    const children = parsed.references.filter((r) => r.kind === 'manifest').map((r) => r.digest);
-    const missingBlobs = await content.missingBlobs(repo, blobs);
-    if (missingBlobs.length > 0) {
-      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the manifest references blobs that are not in the repository', { detail: { digests: missingBlobs.slice(0, 20) } });
-    }
-    const missingChildren = await content.missingManifests(repo, children);
-    if (missingChildren.length > 0) {
-      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the index references manifests that are not in the repository', { detail: { digests: missingChildren.slice(0, 20) } });
-    }
-    const tag = ref.kind === 'tag' ? ref.tag : null;
+    await this.assertReferencesPresent(repo, parsed);
+    const tag = tags[0] ?? null;
     await options.guard?.({
-      type: 'manifest.push', repository: repo, digest, mediaType: parsed.mediaType, size: body.length, tag,
+      type: 'manifest.push', repository: repo, digest, mediaType: parsed.mediaType, size: body.length, tag, tags,
       subject: parsed.subject, artifactType: parsed.artifactType, references: parsed.references,
     });
     const outcome = await content.putManifest({
@@ -88,12 +97,36 @@ export class Manifests {
         annotations: parsed.annotations ? JSON.stringify(parsed.annotations) : null,
       },
       references: parsed.references,
-      tag: tag ?? undefined,
+      tags,
     });
+    const previous = outcome.previousTagDigests ?? {};
     return {
       repository: repo, digest, mediaType: parsed.mediaType, size: body.length, subject: parsed.subject, tag,
-      previousTagDigest: outcome.previousTagDigest, repositoryCreated: outcome.repositoryCreated,
+      previousTagDigest: tag === null ? null : previous[tag] ?? null,
+      tags: tags.map((t) => ({ tag: t, previousDigest: previous[t] ?? null })),
+      repositoryCreated: outcome.repositoryCreated,
     };
+  }
+
+  /**
+   * Everything a manifest references must be in the repository, except
+   * where sparse manifests are allowed (manifests.sparse): there child
+   * manifests and layers may be absent, the config blob may not.
+   */
+  private async assertReferencesPresent(repo: string, parsed: ParsedManifest): Promise<void> {
+    const { content } = this;
+    const sparse = this.options.sparse.allows(repo);
+    const blobs = parsed.references.filter((r) => r.kind === 'blob' && (!sparse || r.digest === parsed.config)).map((r) => r.digest);
+    const missingBlobs = await content.missingBlobs(repo, blobs);
+    if (missingBlobs.length > 0) {
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the manifest references blobs that are not in the repository', { detail: { digests: missingBlobs.slice(0, 20) } });
+    }
+    if (sparse) return;
+    const children = parsed.references.filter((r) => r.kind === 'manifest').map((r) => r.digest);
+    const missingChildren = await content.missingManifests(repo, children);
+    if (missingChildren.length > 0) {
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the index references manifests that are not in the repository', { detail: { digests: missingChildren.slice(0, 20) } });
+    }
   }
 
   /**
@@ -127,4 +160,19 @@ export class Manifests {
       })),
     };
   }
+}
+
+/**
+ * The tags of a push, in request order without duplicates: the reference's
+ * tag first, then the `tag` parameters. Any invalid one refuses the push
+ * (TAG_INVALID), and more than MAX_TAGS_PER_PUSH parameters are 414.
+ */
+function tagsOf(referenceTag: string | null, params: readonly string[]): string[] {
+  if (params.length > MAX_TAGS_PER_PUSH) {
+    throw new RegistryError('BERTH_TOO_MANY_TAGS', `a push may name at most ${MAX_TAGS_PER_PUSH} tags; it named ${params.length}`, { detail: { limit: MAX_TAGS_PER_PUSH, count: params.length } });
+  }
+  for (const t of params) {
+    if (!isValidTag(t)) throw new RegistryError('TAG_INVALID', `invalid tag ${JSON.stringify(t.slice(0, 140))}: tags match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}; nothing was stored`, { detail: { tag: t.slice(0, 200) } });
+  }
+  return [...new Set([...(referenceTag !== null ? [referenceTag] : []), ...params])];
 }

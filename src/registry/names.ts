@@ -68,6 +68,15 @@ export function parseDigest(value: string): ParsedDigest {
   return { algorithm, hex, digest: `${algorithm}:${hex}` };
 }
 
+/**
+ * The `digest-algorithm` query parameter of an upload: sha256 or sha512.
+ * Anything else is DIGEST_INVALID (400): Berth cannot verify such a digest.
+ */
+export function parseDigestAlgorithm(value: string): DigestAlgorithm {
+  if (value === 'sha256' || value === 'sha512') return value;
+  throw new RegistryError('DIGEST_INVALID', `unsupported digest algorithm ${value.slice(0, 32)}; Berth supports sha256 and sha512`, { detail: { algorithm: value.slice(0, 32) } });
+}
+
 export function tryParseDigest(value: string): ParsedDigest | null {
   try {
     return parseDigest(value);

@@ -7,7 +7,8 @@ import type { GuardOptions } from './changes.js';
 import { Manifests } from './manifests.js';
 import { assertRepositoryName, parseReference } from './names.js';
 import { placementFor, type BlobPlacement } from './placement.js';
-import type { BodyOptions, ByteRange, ChunkOptions, ManifestDeleteResult, ManifestPushResult, PageOptions, ReadOptions, RegistryService } from './service.js';
+import type { ByteRange, ChunkOptions, ManifestDeleteResult, ManifestPushResult, PageOptions, PutBlobOptions, PutManifestOptions, ReadOptions, RegistryService, StartUploadOptions } from './service.js';
+import { SparsePolicy } from './sparse-policy.js';
 import { StorageErrorMapper } from './storage-errors.js';
 import { Tags } from './tags.js';
 import { Uploads } from './uploads.js';
@@ -19,6 +20,8 @@ export interface RegistryOptions {
   deleteEnabled: boolean;
   readOnly: boolean;
   manifestMaxBytes: number;
+  /** Repositories and namespaces that accept sparse manifests (manifests.sparse); none when absent. */
+  sparse?: SparsePolicy | undefined;
 }
 
 /**
@@ -57,7 +60,7 @@ export class Registry implements RegistryService {
     const common = { storage: this.storage, metadata, placement: this.placement, policy: this.policy };
     this.uploads = new Uploads({ ...common, instanceId: this.instanceId });
     this.blobs = new Blobs(common);
-    this.manifests = new Manifests({ metadata, policy: this.policy, manifestMaxBytes: options.manifestMaxBytes });
+    this.manifests = new Manifests({ metadata, policy: this.policy, manifestMaxBytes: options.manifestMaxBytes, sparse: options.sparse ?? new SparsePolicy() });
     this.tags = new Tags({ metadata });
   }
 
@@ -89,7 +92,7 @@ export class Registry implements RegistryService {
 
   // ---- uploads ------------------------------------------------------------
 
-  startUpload(repo: string, options?: GuardOptions): Promise<UploadRecord> {
+  startUpload(repo: string, options?: StartUploadOptions): Promise<UploadRecord> {
     return this.uploads.start(repo, options);
   }
 
@@ -105,7 +108,7 @@ export class Registry implements RegistryService {
     return this.uploads.complete(repo, id, digest, source, options);
   }
 
-  putBlob(repo: string, digest: string, source: AsyncIterable<Uint8Array>, options?: BodyOptions & GuardOptions & { contentLength?: number | undefined }): Promise<BlobRecord> {
+  putBlob(repo: string, digest: string, source: AsyncIterable<Uint8Array>, options?: PutBlobOptions): Promise<BlobRecord> {
     return this.uploads.putBlob(repo, digest, source, options);
   }
 
@@ -119,7 +122,7 @@ export class Registry implements RegistryService {
     return this.manifests.get(repo, reference, accept, options);
   }
 
-  putManifest(repo: string, reference: string, body: Buffer, contentType: string | undefined, options?: GuardOptions): Promise<ManifestPushResult> {
+  putManifest(repo: string, reference: string, body: Buffer, contentType: string | undefined, options?: PutManifestOptions): Promise<ManifestPushResult> {
     return this.manifests.put(repo, reference, body, contentType, options);
   }
 

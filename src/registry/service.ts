@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { BlobRecord, ManifestRecord, UploadRecord } from '../metadata/index.js';
 import type { GuardOptions } from './changes.js';
+import type { DigestAlgorithm } from './names.js';
 
 /** A byte range of a blob, both ends inclusive, already checked against its size. */
 export interface ByteRange {
@@ -29,6 +30,35 @@ export interface PageOptions {
   limit?: number | undefined;
 }
 
+/** Options of a manifest push. */
+export interface PutManifestOptions extends GuardOptions {
+  /**
+   * More tags to point at the manifest (`?tag=` of a push by digest), all
+   * in the same transaction as the manifest: every one or none.
+   */
+  tags?: readonly string[] | undefined;
+}
+
+/** Options of a monolithic upload. */
+export interface PutBlobOptions extends BodyOptions, GuardOptions {
+  /** The client's Content-Length, if it sent one. */
+  contentLength?: number | undefined;
+  /** The client's `digest-algorithm`, if it sent one: it must be the digest's. */
+  algorithm?: DigestAlgorithm | undefined;
+}
+
+/** Options of starting an upload session. */
+export interface StartUploadOptions extends GuardOptions {
+  /** The client's `digest-algorithm`: the digest its PUT will name is of this algorithm (sha256 when absent). */
+  algorithm?: DigestAlgorithm | undefined;
+}
+
+/** One tag a manifest push set, and where it pointed before (null: it is new). */
+export interface TagUpdate {
+  tag: string;
+  previousDigest: string | null;
+}
+
 /** What a manifest push stored. */
 export interface ManifestPushResult {
   repository: string;
@@ -36,10 +66,12 @@ export interface ManifestPushResult {
   mediaType: string;
   size: number;
   subject: string | null;
-  /** The tag the push named, or null for a push by digest. */
+  /** The (first) tag the push named, or null for a push by digest without tags. */
   tag: string | null;
   /** With a tag: the digest it pointed to before (equal to `digest` when unchanged), or null when new. */
   previousTagDigest: string | null;
+  /** Every tag the push set, in request order (the reference's tag, or the `tag` parameters). */
+  tags: TagUpdate[];
   /** The repository's first manifest. */
   repositoryCreated: boolean;
 }
@@ -70,7 +102,7 @@ export interface RegistryService {
   /** Unlinks a blob from a repository (its bytes stay until garbage collection). */
   deleteBlob(repo: string, digest: string, options?: GuardOptions): Promise<void>;
 
-  startUpload(repo: string, options?: GuardOptions): Promise<UploadRecord>;
+  startUpload(repo: string, options?: StartUploadOptions): Promise<UploadRecord>;
   /** Links a blob that `from` has into `repo`; null when it cannot (the caller then starts an upload). */
   mountBlob(repo: string, from: string, digest: string, options?: GuardOptions): Promise<BlobRecord | null>;
   getUpload(repo: string, id: string): Promise<UploadRecord>;
@@ -78,12 +110,13 @@ export interface RegistryService {
   /** Finishes an upload with an optional last chunk; verifies the digest. */
   completeUpload(repo: string, id: string, digest: string, source: AsyncIterable<Uint8Array> | null, options?: ChunkOptions): Promise<BlobRecord>;
   /** A monolithic upload. */
-  putBlob(repo: string, digest: string, source: AsyncIterable<Uint8Array>, options?: BodyOptions & GuardOptions & { contentLength?: number | undefined }): Promise<BlobRecord>;
+  putBlob(repo: string, digest: string, source: AsyncIterable<Uint8Array>, options?: PutBlobOptions): Promise<BlobRecord>;
   cancelUpload(repo: string, id: string): Promise<void>;
 
   /** Resolves a tag or digest; MANIFEST_UNKNOWN when absent or not acceptable to the client. */
   getManifest(repo: string, reference: string, accept?: string, options?: ReadOptions): Promise<ManifestRecord>;
-  putManifest(repo: string, reference: string, body: Buffer, contentType: string | undefined, options?: GuardOptions): Promise<ManifestPushResult>;
+  /** Pushes a manifest by tag or digest; `options.tags` adds tags, atomically with the manifest. */
+  putManifest(repo: string, reference: string, body: Buffer, contentType: string | undefined, options?: PutManifestOptions): Promise<ManifestPushResult>;
   /** By digest: the manifest and its tags; by tag: the tag only. */
   deleteManifest(repo: string, reference: string, options?: GuardOptions): Promise<ManifestDeleteResult>;
 

@@ -1,34 +1,37 @@
 import { createHash, type Hash } from 'node:crypto';
 import { RegistryError } from '../errors/index.js';
+import type { DigestAlgorithm } from './names.js';
 
 /**
- * Running sha256 states of upload sessions, so completing an upload does not
- * re-read its bytes. Node cannot serialise a hash state, so the cache is
- * per-process: after a restart, on another instance, after a failed chunk
- * (the state saw bytes the driver rolled back) or for sha512, the caller
- * re-reads the upload data instead. Bounded: the oldest entries are dropped.
+ * Running hash states of upload sessions, in the algorithm the session was
+ * started with (`digest-algorithm`, sha256 by default), so completing an
+ * upload does not re-read its bytes. Node cannot serialise a hash state, so
+ * the cache is per-process: after a restart, on another instance, after a
+ * failed chunk (the state saw bytes the driver rolled back) or when the
+ * final digest names another algorithm, the caller re-reads the upload data
+ * instead. Bounded: the oldest entries are dropped.
  */
 export class UploadHashes {
-  private readonly states = new Map<string, { hash: Hash; size: number }>();
+  private readonly states = new Map<string, { hash: Hash; size: number; algorithm: DigestAlgorithm }>();
 
   constructor(private readonly maxEntries = 1024) {}
 
   /** A hash fed with exactly the first `size` bytes of the upload, or null. */
-  take(id: string, size: number): Hash | null {
+  take(id: string, size: number): { hash: Hash; algorithm: DigestAlgorithm } | null {
     const s = this.states.get(id);
     this.states.delete(id);
     if (!s || s.size !== size) return null;
-    return s.hash;
+    return { hash: s.hash, algorithm: s.algorithm };
   }
 
   /** A fresh hash for an upload starting at size 0. */
-  fresh(): Hash {
-    return createHash('sha256');
+  fresh(algorithm: DigestAlgorithm = 'sha256'): { hash: Hash; algorithm: DigestAlgorithm } {
+    return { hash: createHash(algorithm), algorithm };
   }
 
-  put(id: string, hash: Hash, size: number): void {
+  put(id: string, state: { hash: Hash; algorithm: DigestAlgorithm }, size: number): void {
     this.states.delete(id);
-    this.states.set(id, { hash, size });
+    this.states.set(id, { ...state, size });
     if (this.states.size > this.maxEntries) {
       const oldest = this.states.keys().next().value;
       if (oldest !== undefined) this.states.delete(oldest);

@@ -7,7 +7,7 @@ import { KeyedMutex } from './keyed-mutex.js';
 import { isUploadId } from './layout.js';
 import { assertRepositoryName, parseDigest } from './names.js';
 import type { BlobPlacement } from './placement.js';
-import type { BodyOptions, ChunkOptions } from './service.js';
+import type { ChunkOptions, PutBlobOptions, StartUploadOptions } from './service.js';
 import { hashing, UploadHashes } from './upload-hashes.js';
 import type { WritePolicy } from './write-policy.js';
 
@@ -37,14 +37,14 @@ export class Uploads {
 
   constructor(private readonly options: UploadsOptions) {}
 
-  async start(repo: string, options: GuardOptions = {}): Promise<UploadRecord> {
+  async start(repo: string, options: StartUploadOptions = {}): Promise<UploadRecord> {
     assertRepositoryName(repo);
     this.options.policy.assertWritable();
     await options.guard?.({ type: 'upload.start', repository: repo });
     const now = Date.now();
     const upload: UploadRecord = { id: randomUUID(), repository: repo, size: 0, createdAt: now, updatedAt: now };
     await this.options.metadata.uploads.create(upload);
-    this.hashes.put(upload.id, this.hashes.fresh(), 0);
+    this.hashes.put(upload.id, this.hashes.fresh(options.algorithm), 0);
     return upload;
   }
 
@@ -74,8 +74,10 @@ export class Uploads {
     return this.withWriter(id, async () => {
       let upload = await this.get(repo, id);
       if (source) upload = await this.appendLocked(upload, source, options, true);
-      const hash = d.algorithm === 'sha256' ? this.hashes.take(upload.id, upload.size) : null;
-      const actual = hash ? `sha256:${hash.digest('hex')}` : await this.digestOf(this.options.placement.dataPath(upload.id), d.algorithm, upload.size);
+      const state = this.hashes.take(upload.id, upload.size);
+      const actual = state?.algorithm === d.algorithm
+        ? `${d.algorithm}:${state.hash.digest('hex')}`
+        : await this.digestOf(this.options.placement.dataPath(upload.id), d.algorithm, upload.size);
       if (actual !== d.digest) {
         await this.discard(upload.id);
         throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { detail: { digest: d.digest } });
@@ -93,10 +95,13 @@ export class Uploads {
   }
 
   /** Monolithic upload (POST ?digest= with the whole blob as body). */
-  async putBlob(repo: string, digest: string, source: AsyncIterable<Uint8Array>, options: BodyOptions & GuardOptions & { contentLength?: number | undefined } = {}): Promise<BlobRecord> {
+  async putBlob(repo: string, digest: string, source: AsyncIterable<Uint8Array>, options: PutBlobOptions = {}): Promise<BlobRecord> {
     assertRepositoryName(repo);
     this.options.policy.assertWritable();
     const d = parseDigest(digest);
+    if (options.algorithm !== undefined && options.algorithm !== d.algorithm) {
+      throw new RegistryError('DIGEST_INVALID', `the digest is ${d.algorithm}, but digest-algorithm says ${options.algorithm}`, { detail: { digest: d.digest } });
+    }
     const { storage, placement } = this.options;
     const id = randomUUID();
     const hash = createHash(d.algorithm);
@@ -179,12 +184,12 @@ export class Uploads {
         throw this.rangeError(upload, 'Content-Range does not match Content-Length');
       }
     }
-    const hash = this.hashes.take(upload.id, upload.size);
+    const state = this.hashes.take(upload.id, upload.size);
     const counter = { bytes: 0 };
     const exact = range ? range.end - range.start + 1 : undefined;
     // On any failure the driver restores the data; the hash state saw bytes that
     // are gone, so it is not put back and the next step re-reads instead.
-    const newSize = await this.options.storage.append(this.options.placement.dataPath(upload.id), hashing(source, hash, counter, exact), {
+    const newSize = await this.options.storage.append(this.options.placement.dataPath(upload.id), hashing(source, state?.hash ?? null, counter, exact), {
       signal: options.signal, expectedBytes: exact ?? contentLength, final, currentSize: upload.size,
     });
     if (newSize !== upload.size + counter.bytes) {
@@ -200,7 +205,7 @@ export class Uploads {
     if (!(await this.options.metadata.uploads.advance(upload.id, upload.size, newSize, now))) {
       throw new RegistryError('BERTH_UPLOAD_BUSY', 'the upload session was changed concurrently');
     }
-    if (hash) this.hashes.put(upload.id, hash, newSize);
+    if (state) this.hashes.put(upload.id, state, newSize);
     return { ...upload, size: newSize, updatedAt: now };
   }
 

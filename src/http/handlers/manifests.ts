@@ -24,13 +24,18 @@ export async function putManifest(ctx: RequestContext): Promise<void> {
   const name = ctx.match.name as string;
   const limit = config.limits.manifestMaxBytes;
   const body = await readBoundedBody(ctx.req, limit, () => new RegistryError('BERTH_MANIFEST_TOO_LARGE', `manifest exceeds ${limit} bytes`));
-  const { digest, subject } = await registry.putManifest(name, ctx.match.reference as string, body, ctx.req.headers['content-type']);
-  const headers: Record<string, string> = {
-    Location: ctx.location(paths.manifest(name, digest)),
-    'Docker-Content-Digest': digest,
+  // `?tag=` (repeatable) points more tags at a manifest pushed by digest, atomically.
+  const tags = ctx.url.searchParams.getAll('tag');
+  const r = await registry.putManifest(name, ctx.match.reference as string, body, ctx.req.headers['content-type'], { tags });
+  const headers: Record<string, string | string[]> = {
+    Location: ctx.location(paths.manifest(name, r.digest)),
+    'Docker-Content-Digest': r.digest,
   };
-  if (subject) headers['OCI-Subject'] = subject;
-  sendEmpty(ctx.res, 201, headers);
+  if (r.subject) headers['OCI-Subject'] = r.subject;
+  // One OCI-Tag field per accepted tag (RFC 9110 lets a client also join them with commas).
+  if (tags.length > 0) headers['OCI-Tag'] = r.tags.map((t) => t.tag);
+  ctx.res.writeHead(201, { ...headers, 'Content-Length': 0 });
+  ctx.res.end();
 }
 
 /** DELETE /v2/<name>/manifests/<reference>: by digest the manifest (and its tags), by tag the tag. */

@@ -1,5 +1,6 @@
 import type { UploadRecord } from '../../metadata/index.js';
 import { RegistryError } from '../../errors/index.js';
+import { parseDigestAlgorithm } from '../../registry/index.js';
 import type { RequestContext } from '../context.js';
 import { bodySource, contentLength, hasBody } from '../body.js';
 import { parseContentRange } from '../range.js';
@@ -33,6 +34,8 @@ export async function startUpload(ctx: RequestContext): Promise<void> {
   const q = ctx.url.searchParams;
   const mount = q.get('mount');
   const digest = q.get('digest');
+  const algorithmParam = q.get('digest-algorithm');
+  const algorithm = algorithmParam === null ? undefined : parseDigestAlgorithm(algorithmParam);
   if (mount !== null) {
     const from = q.get('from');
     const blob = from ? await registry.mountBlob(name, from, mount) : null;
@@ -41,11 +44,11 @@ export async function startUpload(ctx: RequestContext): Promise<void> {
       return;
     }
   } else if (digest !== null) {
-    const blob = await registry.putBlob(name, digest, bodySource(ctx.req), { signal: ctx.signal, contentLength: contentLength(ctx.req) });
+    const blob = await registry.putBlob(name, digest, bodySource(ctx.req), { signal: ctx.signal, contentLength: contentLength(ctx.req), algorithm });
     sendCreated(ctx, name, blob.digest);
     return;
   }
-  const upload = await registry.startUpload(name);
+  const upload = await registry.startUpload(name, { algorithm });
   sendSession(ctx, 202, upload);
 }
 
