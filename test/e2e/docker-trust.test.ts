@@ -179,4 +179,28 @@ describe('docker trust against Berth (no separate Notary)', () => {
     const adminOnly = await plain.fails(['pull', ref('dctpol/app:admin')]);
     assert.match(adminOnly.stdout + adminOnly.stderr, /denied: .*dctpol\/app/);
   }));
+
+  it('root key rotation with the notary CLI on docker\'s trust folder: a client that trusted the old root still verifies the next pull', T, () => withRegistryLog(reg, async () => {
+    const publisher = await client();
+    await env.docker(['tag', env.images.one, ref('dctrot/app:1')]);
+    await publisher.docker(['push', ref('dctrot/app:1')]);
+    const consumer = await client();
+    await consumer.docker(['pull', ref('dctrot/app:1')]); // trusts the first root on first use
+    const rootBefore = JSON.parse((await (await client()).docker(['trust', 'inspect', ref('dctrot/app')])).stdout) as { AdministrativeKeys: { Name: string; Keys: { ID: string }[] }[] }[];
+
+    // docker keeps its keys in $DOCKER_CONFIG/trust, notary's own layout: the notary CLI rotates the root there.
+    const notaryEnv = { ...process.env, NOTARY_ROOT_PASSPHRASE: passphrases.DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE, NOTARY_TARGETS_PASSPHRASE: passphrases.DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE };
+    const rotated = await run('notary', ['-s', reg?.url ?? '', '-d', join(publisher.config, 'trust'), '--tlscacert', join(work, 'certs', 'ca.crt'), 'key', 'rotate', ref('dctrot/app'), 'root'], { env: notaryEnv, input: 'yes\n' });
+    assert.match(rotated.stdout + rotated.stderr, /Successfully rotated root key/);
+    const rootAfter = JSON.parse((await (await client()).docker(['trust', 'inspect', ref('dctrot/app')])).stdout) as typeof rootBefore;
+    const rootId = (doc: typeof rootBefore) => doc[0]?.AdministrativeKeys.find((k) => k.Name === 'Root')?.Keys.map((k) => k.ID);
+    assert.notDeepEqual(rootId(rootAfter), rootId(rootBefore), 'the root key changed');
+
+    // A new tag signed after the rotation, pulled by the client holding the old root: it follows the cross-signed chain.
+    await env.docker(['tag', env.images.two, ref('dctrot/app:2')]);
+    await publisher.docker(['push', ref('dctrot/app:2')]);
+    await env.docker(['rmi', ref('dctrot/app:1'), ref('dctrot/app:2')]);
+    const pulled = await consumer.docker(['pull', ref('dctrot/app:2')]);
+    assert.match(pulled.stdout, /Pull \(1 of 1\): .*dctrot\/app:2@sha256:[0-9a-f]{64}/);
+  }));
 });
