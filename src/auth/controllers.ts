@@ -67,13 +67,25 @@ export interface BearerOptions {
    * for one indexed lookup per user per second.
    */
   sessions?: SessionCheck | undefined;
+  /**
+   * When Berth issues the tokens: what the token service would grant. A
+   * token that lacks a scope the policy would grant is answered 401
+   * `insufficient_scope` (the client fetches a token for that scope and
+   * retries); one the policy would refuse is 403 DENIED. Without it (tokens
+   * from an external issuer) a missing scope is always 401, as Distribution does.
+   */
+  policy?: AccessPolicy | undefined;
 }
 
 /**
  * Docker token authentication: a 401 names the token realm, service and
  * scope; the client returns with a JWT whose `access` claim must cover the
- * request. An authenticated token without the scope is 403 DENIED; an
- * anonymous one is 401 with `error="insufficient_scope"`.
+ * request. A valid token without the scope a request needs is 401 with
+ * `error="insufficient_scope"` and the scopes needed (a mount's `from`
+ * repository included), as the token protocol and Distribution answer:
+ * clients that gather scopes lazily (regclient, the conformance suite with
+ * a cached token) fetch a token for them and retry. Only what the policy
+ * would never grant the caller is 403 DENIED, so that retry cannot loop.
  */
 export class BearerAccessController implements AccessController {
   private readonly sessionCache = new LRUCache<string, boolean>({ max: 10_000, ttl: 1000 });
@@ -122,7 +134,12 @@ export class BearerAccessController implements AccessController {
     const principal: Principal = claims.subject ? { kind: claims.accessTokenLogin ? 'token' : 'user', name: claims.subject, session: claims.session } : { kind: 'anonymous', name: null };
     if (!covers(claims.access, access)) {
       if (principal.kind === 'anonymous') throw unauthorized('authentication required', 'insufficient_scope');
-      throw new RegistryError('DENIED', undefined, { detail: detail(access) });
+      // A login with an access token is limited by that token's scopes, which
+      // this check cannot see (only the token service can): still 403.
+      const { policy } = this.options;
+      const grantable = principal.kind !== 'token' && (!policy || await checkGrants(policy, principal, access));
+      if (!grantable) throw new RegistryError('DENIED', undefined, { detail: detail(access) });
+      throw unauthorized('the token does not grant the access this request needs; fetch a token for the scope named in WWW-Authenticate', 'insufficient_scope');
     }
     return principal;
   }

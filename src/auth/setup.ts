@@ -100,6 +100,8 @@ export async function createAuth(config: AuthConfig, options: AuthOptions): Prom
   return {
     access: new BearerAccessController({
       realm: config.realm, service: config.service, issuer: config.issuer, keys: { own: own ? [own] : [], bundle },
+      // Berth's own users: a missing scope it would grant is 401 insufficient_scope, one it would not is 403.
+      policy: users ? policy : undefined,
       // Users from the database can be revoked: tokens must name a live session.
       sessions: config.database && users?.sessionValid ? {
         sessionValid: (u, s) => (users as Authenticator).sessionValid?.(u, s) ?? Promise.resolve(false),

@@ -156,13 +156,15 @@ describe('Docker token authentication (Berth issues the tokens)', () => {
     assert.deepEqual(decodeJwt(other).access, [], 'another registry\'s host is not this registry: no such repository here');
   });
 
-  it('refuses a token for another repository: 403 DENIED for a user, 401 for anonymous', async () => {
+  it('a token for another repository: 401 insufficient_scope naming the scope needed (htpasswd users may do anything), 401 for anonymous', async () => {
     const token = await getToken('repository:team/app:pull', basic('alice', 'wonderland'));
     const other = await fetch(`${t.url}/v2/team/other/tags/list`, { headers: { Authorization: `Bearer ${token}` } });
-    assert.equal(other.status, 403);
-    assert.equal(await errorCode(other), 'DENIED');
+    assert.equal(other.status, 401);
+    assert.equal(await errorCode(other), 'UNAUTHORIZED');
+    assert.match(other.headers.get('www-authenticate') ?? '', /scope="repository:team\/other:pull",error="insufficient_scope"$/);
     const push = await fetch(`${t.url}/v2/team/app/blobs/uploads/`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
-    assert.equal(push.status, 403, 'a pull token cannot push');
+    assert.equal(push.status, 401, 'a pull token cannot push: the client must fetch a push token');
+    assert.match(push.headers.get('www-authenticate') ?? '', /scope="repository:team\/app:pull,push",error="insufficient_scope"$/);
     const anon = await getToken('repository:team/app:pull');
     assert.deepEqual(decodeJwt(anon).access, [], 'anonymous callers get no grants');
     const res = await fetch(`${t.url}/v2/team/app/tags/list`, { headers: { Authorization: `Bearer ${anon}` } });
