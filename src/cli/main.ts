@@ -166,6 +166,28 @@ identityCommand(lockout, 'clear', 'clear failed logins, at once on every instanc
   .option('--address <address>', 'a client address: its failures for every user')
   .option('--all', 'every failed-login window')
   .action(async (opts: Opts & { user?: string; address?: string; all?: boolean }) => (await import('./commands/lockout.js')).lockoutClear(opts));
+const immutable = program.command('immutable').description('immutable tags: rules that refuse pushing a matching tag with other content, and deleting it (scope: registry, namespace:NAME, repository:NAME)');
+identityCommand(immutable, 'add <scope>', 'add an immutable rule').option('--tags <pattern>', 'tag glob: * any run, ? one character (e.g. v*)', '*')
+  .action(async (scope: string, opts: Opts & { tags: string }) => (await import('./commands/lifecycle.js')).immutableAdd(scope, opts));
+identityCommand(immutable, 'list', 'list immutable rules').action(async (opts: Opts) => (await import('./commands/lifecycle.js')).ruleList('immutable', opts));
+identityCommand(immutable, 'delete <id>', 'delete an immutable rule').action(async (id: string, opts: Opts) => (await import('./commands/lifecycle.js')).ruleDelete('immutable', id, opts));
+const retentionCommand = program.command('retention').description('retention: rules that keep the newest N tags or those pushed within an age, by tag pattern; the others are removed hourly');
+identityCommand(retentionCommand, 'add <scope>', 'add a retention rule (a tag is kept when --keep-last or --keep-within keeps it)')
+  .option('--tags <pattern>', 'tag glob: * any run, ? one character (e.g. build-*)', '*')
+  .option('--keep-last <n>', 'keep the newest N matching tags of each repository, by push time')
+  .option('--keep-within <age>', 'keep matching tags pushed within this age: 30d, 12h, 2w, 90m')
+  .action(async (scope: string, opts: Opts & { tags: string; keepLast?: string; keepWithin?: string }) => (await import('./commands/lifecycle.js')).retentionAdd(scope, opts));
+identityCommand(retentionCommand, 'list', 'list retention rules').action(async (opts: Opts) => (await import('./commands/lifecycle.js')).ruleList('retention', opts));
+identityCommand(retentionCommand, 'delete <id>', 'delete a retention rule').action(async (id: string, opts: Opts) => (await import('./commands/lifecycle.js')).ruleDelete('retention', id, opts));
+identityCommand(retentionCommand, 'run', 'apply the retention rules now: remove the tags none keeps (immutable ones never)')
+  .option('--dry-run', 'list what would be removed; change nothing')
+  .action(async (opts: Opts & { dryRun?: boolean }) => (await import('./commands/lifecycle.js')).retentionRun(opts));
+const quota = program.command('quota').description('storage quotas per namespace: a push that would go over is refused before anything is kept');
+identityCommand(quota, 'set <namespace> <size>', 'set or replace a quota: bytes or 500MB, 10GiB, 1TB, ...').action(async (ns: string, size: string, opts: Opts) => (await import('./commands/lifecycle.js')).quotaSet(ns, size, opts));
+identityCommand(quota, 'get <namespace>', 'show a quota and the namespace\'s usage').action(async (ns: string, opts: Opts) => (await import('./commands/lifecycle.js')).quotaGet(ns, opts));
+identityCommand(quota, 'list', 'list quotas with usage').action(async (opts: Opts) => (await import('./commands/lifecycle.js')).quotaList(opts));
+identityCommand(quota, 'delete <namespace>', 'remove a quota').action(async (ns: string, opts: Opts) => (await import('./commands/lifecycle.js')).quotaDelete(ns, opts));
+identityCommand(quota, 'usage <namespace>', 'what a namespace stores (distinct blobs and manifests, each counted once), with or without a quota').action(async (ns: string, opts: Opts) => (await import('./commands/lifecycle.js')).quotaUsage(ns, opts));
 identityCommand(trustCommand, 'migrate <name>', 'sign, with your key, every digest the repository\'s DCT data signs, as OCI signatures (cosign sha256-<hex>.sig) naming NAME')
   .requiredOption('--key <file>', 'PEM private key: ECDSA P-256 (cosign\'s default), P-384, Ed25519 or RSA')
   .option('--passphrase-file <file>', 'passphrase of an encrypted PKCS#8 key')
