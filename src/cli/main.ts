@@ -146,9 +146,9 @@ identityCommand(audit, 'list', 'list audit events, newest first')
   .option('--limit <n>', 'most events shown (1-1000)', '100')
   .action(async (opts: Opts & { actor?: string; action?: string; since?: string; limit: string }) => (await import('./commands/audit.js')).auditList(opts));
 const trustCommand = program.command('trust').description('content trust: Docker Content Trust data, OCI signatures and trust policies');
-identityCommand(trustCommand, 'inspect <name...>', 'what `docker trust inspect` shows for NAME[:TAG] (signed tags, signers, keys), from the server\'s data')
-  .option('--pretty', 'docker trust inspect --pretty\'s text instead of JSON')
-  .action(async (refs: string[], opts: Opts & { pretty?: boolean }) => (await import('./commands/trust-inspect.js')).trustInspect(refs, opts));
+identityCommand(trustCommand, 'inspect <name...>', 'for NAME[:TAG], from the server\'s data: what `docker trust inspect --pretty` shows (signed tags, signers, keys), the trust policy\'s verdict per tag, and the OCI signatures')
+  .option('--docker', 'exactly docker trust inspect\'s JSON document (DCT only)')
+  .action(async (refs: string[], opts: Opts & { docker?: boolean }) => (await import('./commands/trust-inspect.js')).trustInspect(refs, opts));
 const trustPolicy = trustCommand.command('policy').description('trust policies: which keys or DCT signers must have signed what is pulled (scope: registry, namespace:NAME, repository:NAME)');
 identityCommand(trustPolicy, 'set <scope>', 'create or replace a policy; a pull then needs a valid signature by ANY listed key or signer')
   .option('--key <name=file>', 'a cosign public key or notation certificate (PEM), e.g. release=cosign.pub (repeatable)', collect, [])
