@@ -103,13 +103,19 @@ describe('docker trust against Berth (no separate Notary)', () => {
     const both = JSON.parse((await (await client()).docker(['trust', 'inspect', ref('dct/signed:v1')])).stdout) as { SignedTags: { Signers: string[] }[] }[];
     assert.deepEqual(both[0]?.SignedTags[0]?.Signers, ['alice', 'bob']);
 
-    // berth trust inspect reads the same from the server's database: docker's JSON and --pretty text, exactly.
+    // berth trust inspect reads the same from the server's database: docker's JSON (--docker) exactly, and
+    // docker's --pretty text exactly, followed by the trust policy's verdicts and the OCI signatures.
     const berth = (args: string[]) => run(process.execPath, [BERTH_CLI, 'trust', 'inspect', '--data-dir', reg?.dataDir ?? '', ...args]);
     for (const target of [ref('dct/signed'), ref('dct/signed:v1')]) {
       const fromDocker = await (await client()).docker(['trust', 'inspect', target]);
-      assert.deepEqual(JSON.parse((await berth([target])).stdout), JSON.parse(fromDocker.stdout), target);
-      const prettyDocker = await (await client()).docker(['trust', 'inspect', '--pretty', target]);
-      assert.equal((await berth(['--pretty', target])).stdout, prettyDocker.stdout, target);
+      assert.deepEqual(JSON.parse((await berth(['--docker', target])).stdout), JSON.parse(fromDocker.stdout), target);
+      const prettyDocker = (await (await client()).docker(['trust', 'inspect', '--pretty', target])).stdout;
+      const text = (await berth([target])).stdout;
+      assert.equal(text.slice(0, prettyDocker.length), prettyDocker, target);
+      const esc = target.replace(/[.]/g, '\\.');
+      assert.match(text.slice(prettyDocker.length), new RegExp(`^\\nNo trust policy applies to ${esc}\\n\\nTAG {7}DIGEST {61}STATE {5}BY OR REASON\\n`
+        + `v1 {8}${(doc[0]?.SignedTags[0] as unknown as { Digest: string }).Digest} {3}invalid {3}unknown key: the DCT signature of v1 is by alice, bob, releases, not a signer the policy trusts\\n`
+        + `\\nNo OCI signatures for ${esc}\\n$`), target);
     }
 
     const revoked = await admin.docker(['trust', 'revoke', ref('dct/signed:v1')]);
@@ -148,6 +154,11 @@ describe('docker trust against Berth (no separate Notary)', () => {
     assert.deepEqual((JSON.parse(migrated.stdout) as { digest: string; tags: string[]; signers: string[]; outcome: string }[]).map((r) => [r.digest, r.tags, r.signers, r.outcome]),
       [[digest, ['1.0'], ['targets'], 'signed']]);
     await berth(['trust', 'policy', 'set', 'repository:dctmig/app', '--key', `migrated=${join(work, 'migrate.pub')}`]);
+    type Inspection = { policy: { scope: string } | null; tags: { tag: string; state: string; by: { keys: string[] } }[]; oci: { tag: string; signatures: { format: string; via: string; verified: boolean; keyName: string | null }[] }[] };
+    const [inspected] = JSON.parse((await berth(['trust', 'inspect', ref('dctmig/app'), '--json'])).stdout) as Inspection[];
+    assert.equal(inspected?.policy?.scope, 'repository:dctmig/app');
+    assert.deepEqual(inspected?.tags.map((t) => [t.tag, t.state, t.by.keys]), [['1.0', 'verified', ['migrated']], ['unsigned', 'unsigned', []]]);
+    assert.deepEqual(inspected?.oci.map((o) => [o.tag, o.signatures.map((f) => [f.format, f.via, f.verified, f.keyName])]), [['1.0', [['cosign', 'tag', true, 'migrated']]], ['unsigned', []]]);
 
     // Without DCT: the signed tag pulls (the policy verifies the migrated signature), the unsigned one is refused by Berth.
     await env.docker(['rmi', ref('dctmig/app:1.0'), ref('dctmig/app:unsigned')]);

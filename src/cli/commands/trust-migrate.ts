@@ -7,6 +7,7 @@ import { verifySignatures } from '../../signatures/index.js';
 import { migrateTrust, type MigrationResult } from '../../trust/index.js';
 import { ExitError } from '../exit-error.js';
 import { output, withStore, type IdentityFlags } from './identity-context.js';
+import { canonicalRepositoryName } from './trust-inspect.js';
 
 export interface MigrateFlags extends IdentityFlags {
   key: string;
@@ -41,8 +42,6 @@ async function loadKey(flags: MigrateFlags): Promise<KeyObject> {
   return key;
 }
 
-const LOOPBACK = /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/i;
-
 /**
  * `berth trust migrate NAME --key KEY`: signs, with the operator's key, every
  * digest the repository's DCT data signs, as OCI signatures (see
@@ -55,8 +54,7 @@ export async function trustMigrate(name: string, flags: MigrateFlags): Promise<v
   const privateKey = await loadKey(flags);
   const publicKeyPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
   const results = await withStore(flags, async (store, config) => {
-    const first = name.slice(0, Math.max(0, name.indexOf('/')));
-    const repository = LOOPBACK.test(first) ? name.slice(first.length + 1) : new RegistryHostNames([config.http.baseUrl, ...config.http.aliases]).canonicalRepository(name);
+    const repository = canonicalRepositoryName(new RegistryHostNames([config.http.baseUrl, ...config.http.aliases]), name);
     const trust = await store.trust.current(repository);
     if (trust.size === 0) throw new ExitError(`no trust data for ${name}${repository !== name ? ` (repository ${repository})` : ''}: nothing to migrate`, 3);
     if (config.storage.readOnly && !flags.dryRun) throw new ExitError('storage.maintenance.readonly is on: nothing can be written; run with --dry-run, or turn read-only off', 2);
