@@ -122,6 +122,19 @@ describe('lifecycle rules: immutable tags and retention (HTTP)', () => {
     assert.equal(await digestOf('acme/app', 'v1'), moved.digest);
   });
 
+  it('holds for every tag of a push by digest with OCI tag parameters (?tag=): one protected tag refuses the whole push', async () => {
+    const rule = await addRule({ kind: 'immutable', scope: 'repository:acme/app', tags: 'stable' });
+    const first = await pushed('acme/app', 'stable');
+    const next = await pushImage('acme/app', 'unused');
+    const res = await v2('PUT', `acme/app/manifests/${next.digest}?tag=fresh&tag=stable`, { body: next.manifest, headers: { 'Content-Type': OCI } });
+    const err = await refusal(res, 409);
+    assert.deepEqual([err.code, err.message], ['DENIED', `tag acme/app:stable is immutable under rule ${rule.id} (immutable stable in repository:acme/app): it names ${first} and cannot be pushed with other content (${next.digest}); push under a new tag`]);
+    assert.equal(await digestOf('acme/app', 'stable'), first);
+    assert.equal((await v2('HEAD', 'acme/app/manifests/fresh', { headers: { Accept: OCI } })).status, 404, 'no tag of the refused push was written');
+    assert.equal((await v2('PUT', `acme/app/manifests/${next.digest}?tag=fresh`, { body: next.manifest, headers: { 'Content-Type': OCI } })).status, 201);
+    assert.equal((await api('DELETE', `/lifecycle/rules/${rule.id}`)).status, 204);
+  });
+
   it('validates rules with BERTH_INVALID naming the field, and answers BERTH_NOT_FOUND for unknown ids', async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ kind: 'immutable', scope: 'acme' }, 'scope: "acme" is not a scope; write registry, namespace:NAME or repository:NAME (e.g. namespace:acme, repository:acme/app)'],
@@ -174,6 +187,7 @@ describe('lifecycle rules: immutable tags and retention (HTTP)', () => {
     const sorted = <T>(rows: T[]) => rows.map((r) => JSON.stringify(r)).sort();
     assert.deepEqual(sorted(added.map((e) => [e.actor, e.target, e.outcome, e.detail.kind ?? e.detail.code])), sorted([
       ['admin', 'namespace:acme', 'success', 'immutable'],
+      ['admin', 'repository:acme/app', 'success', 'immutable'],
       ['admin', 'acme', 'failure', 'BERTH_INVALID'],
       ['admin', 'namespace:acme', 'failure', 'BERTH_INVALID'],
       ['admin', 'namespace:acme', 'failure', 'BERTH_INVALID'],
@@ -184,7 +198,7 @@ describe('lifecycle rules: immutable tags and retention (HTTP)', () => {
     ]));
     const deleted = await audit('lifecycle.rule.delete');
     assert.deepEqual(sorted(deleted.map((e) => [e.outcome, e.detail.code ?? e.detail.scope])), sorted([
-      ['success', 'namespace:acme'], ['failure', 'BERTH_NOT_FOUND'], ['success', 'repository:acme/ret'], ['success', 'repository:acme/ret'],
+      ['success', 'namespace:acme'], ['success', 'repository:acme/app'], ['failure', 'BERTH_NOT_FOUND'], ['success', 'repository:acme/ret'], ['success', 'repository:acme/ret'],
     ]));
     const runs = await audit('lifecycle.retention.run');
     assert.deepEqual(sorted(runs.map((e) => [e.actor, e.detail.dryRun, e.detail.removed])), sorted([['admin', true, 2], ['admin', false, 2], ['admin', true, 0]]));
