@@ -137,7 +137,7 @@ export interface ManifestPutOutcome {
   repositoryCreated: boolean;
   /** With a tag: the digest the tag pointed to before, or null when the tag is new. */
   previousTagDigest: string | null;
-  /** Every tag set (`tag`, then `tags`), with the digest it pointed to before, or null when new. */
+  /** When `tags` was given: every tag set (`tag`, then `tags`), with the digest it pointed to before, or null when new. */
   previousTagDigests?: Record<string, string | null>;
 }
 

@@ -158,7 +158,7 @@ export class KyselyContentStore implements ContentStore {
       await this.assertRequired(trx, repository, requiredBlobs ?? [], requiredManifests ?? []);
       await trx.insertInto('repositories').values({ name: repository, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
       const hadManifests = await trx.selectFrom('manifests').select('digest').where('repository', '=', repository).limit(1).executeTakeFirst();
-      const inserted = await trx.insertInto('manifests').values({
+      const row = {
         repository,
         digest: manifest.digest,
         media_type: manifest.mediaType,
@@ -168,7 +168,14 @@ export class KyselyContentStore implements ContentStore {
         subject: manifest.subject,
         annotations: manifest.annotations,
         created_at: now,
-      }).onConflict((oc) => oc.columns(['repository', 'digest']).doNothing()).executeTakeFirst();
+      };
+      let inserted = await trx.insertInto('manifests').values(row).onConflict((oc) => oc.columns(['repository', 'digest']).doNothing()).executeTakeFirst();
+      if (this.flavor === 'postgres' && Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) {
+        // Already stored: hold it (FOR SHARE) so garbage collection cannot delete it under this write; if a
+        // collection deleted it while this waited, it is stored again (the content is here).
+        const held = await trx.selectFrom('manifests').select('digest').where('repository', '=', repository).where('digest', '=', manifest.digest).forShare().executeTakeFirst();
+        if (!held) inserted = await trx.insertInto('manifests').values(row).executeTakeFirst();
+      }
       const rows = [...new Map(references.map((r) => [r.digest, r])).values()]
         .map((r) => ({ repository, manifest_digest: manifest.digest, child_digest: r.digest, kind: r.kind }));
       for (let i = 0; i < rows.length; i += BATCH) {
@@ -186,7 +193,7 @@ export class KyselyContentStore implements ContentStore {
       if (names.length > 0) await bumpTagListVersion(trx, repository);
       const first = names[0];
       const previousTagDigest = first !== undefined ? previousTagDigests[first] ?? null : null;
-      return { created: Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0, repositoryCreated: !hadManifests, previousTagDigest, previousTagDigests };
+      return { created: Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0, repositoryCreated: !hadManifests, previousTagDigest, ...(tags !== undefined ? { previousTagDigests } : {}) };
     });
   }
 
