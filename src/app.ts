@@ -10,6 +10,7 @@ import { KeyVault, loadOrCreateKeySecret, TrustService, trustRoutes } from './tr
 import { signatureCleanupListener, signatureRoutes, verifySignatures } from './signatures/index.js';
 import { PolicyEnforcer, policyRoutes, TrustPolicies } from './policy/index.js';
 import { LifecycleEnforcer, lifecycleRoutes, LifecycleRules, Retention } from './lifecycle/index.js';
+import { GarbageCollector, gcRoutes } from './gc/index.js';
 import { auditListener, AUDITED_TYPES, EventBus, EventedRegistry, type EventContext } from './events/index.js';
 import type { Logger } from './log/index.js';
 import { createMetadataStore, type MetadataStore } from './metadata/index.js';
@@ -34,6 +35,8 @@ export interface Berth {
   readonly metadata: MetadataStore;
   /** Users, organizations, teams, grants and access tokens (used by the management API and the CLI). */
   readonly identity: IdentityService;
+  /** Online garbage collection (also scheduled, per gc.*). */
+  readonly gc: GarbageCollector;
   readonly http: RegistryServer;
   readonly address: AddressInfo;
   /** Where the Notary API's own listener (trust.addr) listens, or null. */
@@ -207,6 +210,9 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     },
   });
   groups.push(lifecycleRoutes(new LifecycleRules({ store: metadata.lifecycle, audit: metadata.audit }), tagRetention));
+  // Online garbage collection and storage usage: run and seen by administrators through the API.
+  const gc = new GarbageCollector({ metadata, storage: registry.storage, placement: registry.placement, instanceId: registry.instanceId, log: logger });
+  groups.push(gcRoutes({ collector: gc, metadata, graceMs: config.gc.graceMs, writable: !config.storage.readOnly }));
   // OCI signatures by API, read from the core (listing is not a pull), verified against the keys of the repository's trust policy.
   groups.push(signatureRoutes({ source: registry, keysFor: async (repository) => (await enforcer.policyFor(repository))?.keys ?? [] }));
   const services = {
@@ -238,6 +244,14 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
       const ids = await uploadPurge.run(purging.ageMs, { dryRun: purging.dryRun });
       if (ids.length > 0) logger.info({ count: ids.length, dryRun: purging.dryRun }, 'purged abandoned uploads');
       await metadata.leases.prune(Date.now() - 3_600_000);
+    });
+  }
+
+  // Scheduled garbage collection, once per gc.interval across instances (the collector's own `gc` lease also keeps it apart from runs by hand).
+  const gcConfig = config.gc;
+  if (gcConfig.enabled && !config.storage.readOnly) {
+    jobs.every('gc', gcConfig.intervalMs, async () => {
+      await gc.run({ dryRun: gcConfig.dryRun, deleteUntagged: gcConfig.deleteUntagged, graceMs: gcConfig.graceMs, trigger: 'schedule' });
     });
   }
 
@@ -273,7 +287,7 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   }
 
   return {
-    config, registry, events, storage, metadata, identity, http, address, trustAddress,
+    config, registry, events, storage, metadata, identity, gc, http, address, trustAddress,
     async close() {
       await jobs.close();
       await Promise.all([http.close(config.http.drainTimeoutMs), trustHttp?.close(config.http.drainTimeoutMs)]);

@@ -193,6 +193,13 @@ identityCommand(trustCommand, 'migrate <name>', 'sign, with your key, every dige
   .option('--passphrase-file <file>', 'passphrase of an encrypted PKCS#8 key')
   .option('--dry-run', 'list what would be signed; write nothing')
   .action(async (name: string, opts: Opts & { key: string; passphraseFile?: string; dryRun?: boolean }) => (await import('./commands/trust-migrate.js')).trustMigrate(name, opts));
+identityCommand(program, 'gc', 'online garbage collection on the server\'s database and storage (safe while it runs): unreferenced blobs, and with --delete-untagged the manifests nothing needs')
+  .option('--dry-run', 'list what would be deleted; delete nothing')
+  .option('--delete-untagged', 'also delete manifests no tag, tagged index or kept subject needs, with their signatures and referrers')
+  .option('--grace <duration>', 'keep what was pushed, uploaded or mounted this recently (default gc.graceperiod, 1h)')
+  .action(async (opts: Opts & { dryRun?: boolean; deleteUntagged?: boolean; grace?: string }) => { await (await import('./commands/gc.js')).gcCommand(opts); });
+identityCommand(program, 'df', 'storage usage per repository (size, shared, unique) and in total, each blob counted once, like docker system df -v')
+  .action(async (opts: Opts) => { await (await import('./commands/df.js')).dfCommand(opts); });
 identityCommand(token, 'revoke <user> <id>', 'revoke a token').action(async (u: string, id: string, opts: Opts) => (await import('./commands/token.js')).tokenRevoke(u, id, opts));
 
 try {

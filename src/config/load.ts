@@ -395,6 +395,13 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
     auth: resolveAuth(c, dataDir, cwd, ms),
     database: resolveDatabase(c, dataDir, cwd, errors, warnings),
     audit: { retentionMs: ms(c.audit?.retention, 90 * 86_400_000) },
+    gc: {
+      enabled: c.gc?.enabled ?? true,
+      intervalMs: ms(c.gc?.interval, 24 * 3_600_000),
+      graceMs: ms(c.gc?.graceperiod, 3_600_000),
+      deleteUntagged: c.gc?.deleteuntagged ?? false,
+      dryRun: c.gc?.dryrun ?? false,
+    },
     trust: {
       enabled: c.trust?.enabled ?? true,
       listener: c.trust?.addr === undefined ? null : parseAddr(c.trust.addr, errors, 'trust.addr'),

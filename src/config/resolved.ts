@@ -44,6 +44,8 @@ export interface BerthConfig {
   readonly database: DatabaseConfig;
   /** How long audit events are kept, in ms (0: forever). */
   readonly audit: { readonly retentionMs: number };
+  /** Scheduled online garbage collection (gc/collector.ts). */
+  readonly gc: { readonly enabled: boolean; readonly intervalMs: number; readonly graceMs: number; readonly deleteUntagged: boolean; readonly dryRun: boolean };
   /**
    * Docker Content Trust: whether the Notary API is served, on which extra
    * listener (besides Berth's own address; null: none), and where the

@@ -166,6 +166,13 @@ export const configSchema = z.object({
   audit: z.object({
     retention: duration('How long audit events are kept (default 90 days, 2160h); older ones are deleted once a day. 0 keeps them forever.').optional(),
   }).optional().describe('The audit log (Berth; users from its database).'),
+  gc: z.object({
+    enabled: bool('Run garbage collection on a schedule, once per interval across all instances (default true). Online: pushes and pulls go on meanwhile. `berth gc` and POST /api/v1/gc run it by hand.').optional(),
+    interval: duration('How often the scheduled garbage collection runs (default 24h).').optional(),
+    graceperiod: duration('Blobs and manifests pushed, uploaded or mounted this recently are kept, whatever references them (default 1h). Longer than any push takes, and than the clock skew between instances.').optional(),
+    deleteuntagged: bool('Scheduled runs also delete manifests that no tag, tagged index or kept subject needs, with their signatures and other referrers (default false).').optional(),
+    dryrun: bool('Scheduled runs only log what they would delete (default false).').optional(),
+  }).optional().describe('Online garbage collection of unreferenced blobs and, if asked, untagged manifests (Berth). See docs/gc.md.'),
   trust: z.object({
     enabled: bool('Serve the Notary v1 API (Docker Content Trust) under /v2/<gun>/_trust/ on Berth\'s own host and port (default true). docker trust and the notary CLI use it; with HTTPS, DOCKER_CONTENT_TRUST_SERVER can stay unset.').optional(),
     addr: str('An extra listener, HOST:PORT or :PORT, that serves only the Notary API (plus /v2/, the token endpoint and health), as a separate Notary server would (e.g. :4443 for DOCKER_CONTENT_TRUST_SERVER=https://registry.example.com:4443). It uses http.tls when set. The API stays on Berth\'s own address too.').optional(),

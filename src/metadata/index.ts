@@ -7,6 +7,7 @@ export type { MetadataStore, MetadataStores } from './store.js';
 export type {
   ContentStore, BlobRecord, ManifestRecord, ManifestReference, PutManifestInput, ManifestPutOutcome, ManifestDeletion, ReferrerRecord,
 } from './content-store.js';
+export { BlobDeletingError } from './content-store.js';
 
 export type { UploadStore, UploadRecord } from './upload-store.js';
 
@@ -27,6 +28,8 @@ export type { PolicyStore, PolicyRecord, PolicyKey, PolicyScopeKind, NewPolicy, 
 export type {
   LifecycleStore, LifecycleRule, LifecycleRuleKind, LifecycleScopeKind, NamespaceQuota, NamespaceUsage, TaggedRecord,
 } from './lifecycle-store.js';
+
+export type { GcStore, GcBlob, GcRun, GcRunStart, GcRunEnd, ManifestGraph, RepositoryUsage, StorageUsage } from './gc-store.js';
 
 export type { MetadataLog } from './postgres/postgres-store.js';
 

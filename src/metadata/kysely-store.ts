@@ -10,6 +10,7 @@ import { KyselyUploadStore } from './kysely-upload-store.js';
 import { KyselyTrustStore } from './kysely-trust-store.js';
 import { KyselyPolicyStore } from './kysely-policy-store.js';
 import { KyselyLifecycleStore } from './kysely-lifecycle-store.js';
+import { KyselyGcStore } from './kysely-gc-store.js';
 import type { MetadataStore, MetadataStores } from './store.js';
 
 /** What a store is built from: the handle's connection, and which SQL flavour it speaks. */
@@ -24,7 +25,7 @@ export interface StoreConnection {
  * compiler ask for both.
  */
 const storeFactories = {
-  content: ({ db }) => new KyselyContentStore(db),
+  content: ({ db, flavor }) => new KyselyContentStore(db, flavor),
   uploads: ({ db }) => new KyselyUploadStore(db),
   leases: ({ db }) => new KyselyLeaseStore(db),
   identity: ({ db, flavor }) => new KyselyIdentityStore(db, flavor),
@@ -33,6 +34,7 @@ const storeFactories = {
   loginAttempts: ({ db }) => new KyselyLoginAttemptStore(db),
   policies: ({ db }) => new KyselyPolicyStore(db),
   lifecycle: ({ db }) => new KyselyLifecycleStore(db),
+  gc: ({ db, flavor }) => new KyselyGcStore(db, flavor),
 } satisfies { [K in keyof MetadataStores]: (connection: StoreConnection) => MetadataStores[K] };
 
 function openStores(connection: StoreConnection): MetadataStores {
@@ -92,6 +94,10 @@ export abstract class KyselyStore implements MetadataStore {
 
   get lifecycle(): MetadataStores['lifecycle'] {
     return this.stores().lifecycle;
+  }
+
+  get gc(): MetadataStores['gc'] {
+    return this.stores().gc;
   }
 
   async init(): Promise<void> {

@@ -272,6 +272,31 @@ function migrations(flavor: Flavor): Record<string, Migration> {
           .execute();
       },
     },
+    // Online garbage collection (gc-store.ts): a blob marked for deletion
+    // (deleting_at) is invisible to readers, mounts and manifest pushes while
+    // its bytes are deleted; the runs and what each freed.
+    '0011_gc': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('blobs').addColumn('deleting_at', 'bigint').execute();
+        await db.schema.createIndex('blobs_created').on('blobs').column('created_at').execute();
+        await db.schema.createIndex('manifest_references_child_kind').on('manifest_references').columns(['child_digest', 'kind']).execute();
+        await db.schema.createTable('gc_runs')
+          .addColumn('id', key, (c) => c.primaryKey())
+          .addColumn('started_at', 'bigint', (c) => c.notNull())
+          .addColumn('finished_at', 'bigint')
+          .addColumn('trigger', 'text', (c) => c.notNull())
+          .addColumn('dry_run', 'integer', (c) => c.notNull())
+          .addColumn('delete_untagged', 'integer', (c) => c.notNull())
+          .addColumn('grace_ms', 'bigint', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('blobs', 'bigint', (c) => c.notNull())
+          .addColumn('manifests', 'bigint', (c) => c.notNull())
+          .addColumn('bytes', 'bigint', (c) => c.notNull())
+          .addColumn('error', 'text')
+          .execute();
+        await db.schema.createIndex('gc_runs_started').on('gc_runs').column('started_at').execute();
+      },
+    },
   };
 }
 

@@ -7,7 +7,7 @@ import type { ColumnType } from 'kysely';
  */
 export interface Database {
   repositories: { name: string; created_at: number; tags_version: ColumnType<number, number | undefined, number> };
-  blobs: { digest: string; size: number; created_at: number; location: ColumnType<string | null, string | null | undefined, string | null> };
+  blobs: { digest: string; size: number; created_at: number; location: ColumnType<string | null, string | null | undefined, string | null>; deleting_at: ColumnType<number | null, number | null | undefined, number | null> };
   repository_blobs: { repository: string; digest: string; created_at: number };
   manifests: {
     repository: string;
@@ -59,6 +59,20 @@ export interface Database {
     created_by: string | null;
   };
   namespace_quotas: { namespace: string; limit_bytes: number; updated_at: number; updated_by: string | null };
+  gc_runs: {
+    id: string;
+    started_at: number;
+    finished_at: number | null;
+    trigger: string;
+    dry_run: number;
+    delete_untagged: number;
+    grace_ms: number;
+    status: string;
+    blobs: number;
+    manifests: number;
+    bytes: number;
+    error: string | null;
+  };
   audit_events: {
     id: string;
     time: number;

@@ -1,5 +1,6 @@
 import type { AuditStore } from './audit-store.js';
 import type { ContentStore } from './content-store.js';
+import type { GcStore } from './gc-store.js';
 import type { IdentityStore } from './identity-store.js';
 import type { LeaseStore } from './lease-store.js';
 import type { LoginAttemptStore } from './login-attempt-store.js';
@@ -33,6 +34,8 @@ export interface MetadataStores {
   readonly policies: PolicyStore;
   /** Immutable tags, retention rules and namespace quotas (lifecycle-store.ts). */
   readonly lifecycle: LifecycleStore;
+  /** Online garbage collection's marks and sweeps, its runs, and exact storage usage (gc-store.ts). */
+  readonly gc: GcStore;
 }
 
 /**

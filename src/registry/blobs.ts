@@ -73,8 +73,8 @@ export class Blobs {
     const blob = await this.content.getLinkedBlob(from, d.digest);
     if (!blob) return null;
     await options.guard?.({ type: 'blob.mount', repository: repo, from, digest: blob.digest, size: blob.size });
-    await this.content.linkBlob(repo, blob);
-    return blob;
+    // Only while the blob is recorded and not being collected (else the client uploads it): never records it again, as its bytes may be gone.
+    return this.content.linkExistingBlob(repo, blob.digest);
   }
 
   /** Removes a blob from a repository (its bytes stay until garbage collection). */

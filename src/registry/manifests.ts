@@ -79,7 +79,7 @@ export class Manifests {
       throw new RegistryError('DIGEST_INVALID', 'the manifest does not match the digest in the URL', { detail: { digest: ref.digest.digest } });
     }
     const parsed = parseManifest(body, contentType);
-    await this.assertReferencesPresent(repo, parsed);
+    const required = await this.assertReferencesPresent(repo, parsed);
     const tag = tags[0] ?? null;
     await options.guard?.({
       type: 'manifest.push', repository: repo, digest, mediaType: parsed.mediaType, size: body.length, tag, tags,
@@ -97,6 +97,9 @@ export class Manifests {
         annotations: parsed.annotations ? JSON.stringify(parsed.annotations) : null,
       },
       references: parsed.references,
+      // Checked again in the write's transaction: garbage collection may take one between (gc/collector.ts).
+      requiredBlobs: required.blobs,
+      requiredManifests: required.manifests,
       tags,
     });
     const previous = outcome.previousTagDigests ?? {};
@@ -113,7 +116,7 @@ export class Manifests {
    * where sparse manifests are allowed (manifests.sparse): there child
    * manifests and layers may be absent, the config blob may not.
    */
-  private async assertReferencesPresent(repo: string, parsed: ParsedManifest): Promise<void> {
+  private async assertReferencesPresent(repo: string, parsed: ParsedManifest): Promise<{ blobs: string[]; manifests: string[] }> {
     const { content } = this;
     const sparse = this.options.sparse.allows(repo);
     const blobs = parsed.references.filter((r) => r.kind === 'blob' && (!sparse || r.digest === parsed.config)).map((r) => r.digest);
@@ -121,12 +124,13 @@ export class Manifests {
     if (missingBlobs.length > 0) {
       throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the manifest references blobs that are not in the repository', { detail: { digests: missingBlobs.slice(0, 20) } });
     }
-    if (sparse) return;
+    if (sparse) return { blobs, manifests: [] };
     const children = parsed.references.filter((r) => r.kind === 'manifest').map((r) => r.digest);
     const missingChildren = await content.missingManifests(repo, children);
     if (missingChildren.length > 0) {
       throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'the index references manifests that are not in the repository', { detail: { digests: missingChildren.slice(0, 20) } });
     }
+    return { blobs, manifests: children };
   }
 
   /**

@@ -1,4 +1,5 @@
-import type { BlobRecord, MetadataStores } from '../metadata/index.js';
+import { RegistryError } from '../errors/index.js';
+import { BlobDeletingError, type BlobRecord, type MetadataStores } from '../metadata/index.js';
 import type { StorageDriver } from '../storage/index.js';
 import { blobPath, STORED_ROOT, storedDataPath, uploadDataPath, uploadDir } from './layout.js';
 import { parseDigest, type ParsedDigest } from './names.js';
@@ -44,7 +45,39 @@ export interface PlacementOptions {
   /** The driver as the core uses it (errors mapped). */
   storage: StorageDriver;
   /** Its content store is read per call (it belongs to the open database handle). */
-  metadata: Pick<MetadataStores, 'content'>;
+  metadata: Pick<MetadataStores, 'content' | 'gc'>;
+}
+
+/** How long a commit waits for garbage collection to finish deleting an older record of the same digest. */
+const COLLECTION_WAIT_MS = 60_000;
+
+/**
+ * Records verified bytes as a blob (`link`), when garbage collection may be
+ * deleting an older record of the same digest right now (gc/collector.ts:
+ * mark, delete bytes, drop the record). linkBlob refuses a marked record;
+ * then this waits until the record is dropped, which comes after its bytes
+ * were deleted, checks that this upload's bytes are still there
+ * (`stillThere`: on a filesystem they sit at the same content address the
+ * collection deleted, and may have gone with it), and records them anew.
+ * Bytes that went are reported to the client, which uploads again: a blob
+ * record without bytes is never written.
+ */
+async function linkPastCollection(options: PlacementOptions, digest: string, link: () => Promise<BlobRecord>, stillThere: () => Promise<boolean>): Promise<BlobRecord> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await link();
+    } catch (err) {
+      if (!(err instanceof BlobDeletingError) || attempt >= 3) throw err;
+    }
+    const deadline = Date.now() + COLLECTION_WAIT_MS;
+    for (let delay = 10; await options.metadata.gc.isMarked(digest); delay = Math.min(delay * 2, 250)) {
+      if (Date.now() > deadline) throw new RegistryError('BERTH_UNAVAILABLE', 'garbage collection is deleting an older copy of this blob; retry the upload later');
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    if (!(await stillThere())) {
+      throw new RegistryError('BLOB_UPLOAD_INVALID', 'garbage collection deleted an older copy of this blob, and the upload\'s bytes with it (they shared its storage path); upload the blob again', { detail: { digest } });
+    }
+  }
 }
 
 /**
@@ -64,7 +97,9 @@ export class RenamePlacement implements BlobPlacement {
   async commit(id: string, d: ParsedDigest, size: number, repo: string, options: { session: string | null }): Promise<BlobRecord> {
     const { storage, metadata } = this.options;
     await storage.move(this.dataPath(id), blobPath(d));
-    const blob = await metadata.content.linkBlob(repo, { digest: d.digest, size }, options.session ? { uploadId: options.session } : {});
+    const blob = await linkPastCollection(this.options, d.digest,
+      () => metadata.content.linkBlob(repo, { digest: d.digest, size }, options.session ? { uploadId: options.session } : {}),
+      async () => (await storage.stat(blobPath(d)))?.size === size);
     await storage.delete(uploadDir(id)); // the folder the bytes were renamed out of
     return blob;
   }
@@ -97,7 +132,10 @@ export class InPlacePlacement implements BlobPlacement {
     const from = this.dataPath(id);
     const stored = options.finished ? size : await storage.finish(from);
     if (stored !== size) throw new Error(`upload at ${from}: storage holds ${stored} bytes, expected ${size}`);
-    const blob = await metadata.content.linkBlob(repo, { digest: d.digest, size, location: from }, options.session ? { uploadId: options.session } : {});
+    // Its own path: a collection of an older record of this digest deletes that record's object, never this one.
+    const blob = await linkPastCollection(this.options, d.digest,
+      () => metadata.content.linkBlob(repo, { digest: d.digest, size, location: from }, options.session ? { uploadId: options.session } : {}),
+      async () => true);
     if (blob.location !== from) await storage.delete(from).catch(() => undefined); // a duplicate: upload purging retries
     return blob;
   }

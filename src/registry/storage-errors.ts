@@ -70,6 +70,10 @@ export class StorageErrorMapper implements StorageDriver {
     return this.call(() => this.inner.delete(path));
   }
 
+  deleteMany(paths: readonly string[]): Promise<void> {
+    return this.call(() => this.inner.deleteMany(paths));
+  }
+
   list(path: string): Promise<string[]> {
     return this.call(() => this.inner.list(path));
   }

@@ -88,6 +88,10 @@ export class BaseDriver implements StorageDriver {
     return this.inner.delete(checkPath(path));
   }
 
+  deleteMany(paths: readonly string[]): Promise<void> {
+    return this.inner.deleteMany(paths.map(checkPath));
+  }
+
   list(path: string): Promise<string[]> {
     return this.inner.list(path === '/' ? path : checkPath(path));
   }

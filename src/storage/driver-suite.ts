@@ -209,6 +209,18 @@ export function runDriverSuite(options: DriverSuiteOptions): void {
       assert.deepEqual(await driver.list('/l'), []);
     });
 
+    it('deletes many objects at once, skipping absent ones and leaving others', async () => {
+      const paths = Array.from({ length: 1005 }, (_, i) => `/dm/${String(i % 7)}/${String(i)}`);
+      await Promise.all(paths.slice(0, 40).map((p) => driver.putContent(p, Buffer.from(p))));
+      await driver.putContent('/dm-keep/x', Buffer.from('kept'));
+      await driver.deleteMany(paths); // more than one S3 batch, most of them absent
+      for (const p of paths.slice(0, 40)) assert.equal(await driver.stat(p), null, p);
+      assert.deepEqual(await driver.list('/dm'), []);
+      assert.equal((await driver.getContent('/dm-keep/x')).toString(), 'kept');
+      await driver.deleteMany([]);
+      assert.equal(await driver.delete('/dm-keep'), true);
+    });
+
     it('serves concurrent readers while an object is replaced', { skip: options.skipTests?.['serves concurrent readers while an object is replaced'] ?? false }, async () => {
       const v1 = Buffer.alloc(256 * 1024, 1);
       const v2 = Buffer.alloc(256 * 1024, 2);

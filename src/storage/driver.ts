@@ -84,6 +84,15 @@ export interface StorageDriver {
   /** Deletes an object or, recursively, everything under a path prefix. Returns false when nothing was there. */
   delete(path: string): Promise<boolean>;
 
+  /**
+   * Deletes these objects (objects, not folders; absent ones are skipped),
+   * as few requests as the backend allows: an object store sends them in
+   * batches (S3 DeleteObjects, 1000 keys a request). For garbage
+   * collection, which deletes many finished objects at once. Not atomic: on
+   * failure some may be gone; calling again with the same paths finishes.
+   */
+  deleteMany(paths: readonly string[]): Promise<void>;
+
   /** Names (not paths) of the direct children under a folder path, sorted; empty when absent. */
   list(path: string): Promise<string[]>;
 

@@ -227,6 +227,22 @@ export class FilesystemDriver implements StorageDriver {
     return existed;
   }
 
+  async deleteMany(paths: readonly string[]): Promise<void> {
+    // A few at a time: each is an unlink and a look at its now maybe empty folder.
+    const queue = [...paths];
+    const worker = async () => {
+      for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
+        try {
+          await rm(this.full(p), { force: true });
+        } catch (err) {
+          if (!isErrno(err, 'ENOTDIR')) throw err;
+        }
+        await this.pruneEmptyParents(p);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
+  }
+
   async list(p: string): Promise<string[]> {
     try {
       const names = await readdir(this.full(p));

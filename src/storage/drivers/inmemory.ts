@@ -87,6 +87,10 @@ export class InMemoryDriver implements StorageDriver {
     return found;
   }
 
+  async deleteMany(paths: readonly string[]): Promise<void> {
+    for (const p of paths) this.objects.delete(p);
+  }
+
   async list(p: string): Promise<string[]> {
     const prefix = p === '/' ? '/' : `${p}/`;
     const names = new Set<string>();

@@ -770,6 +770,11 @@ export class S3Driver implements StorageDriver {
     return keys.length > 0 || appendKeys.length > 0 || aborted > 0;
   }
 
+  async deleteMany(paths: readonly string[]): Promise<void> {
+    for (const p of paths) this.states.delete(p);
+    await this.deleteKeys(paths.map((p) => this.key(p)));
+  }
+
   /** Drops an unfinished append of `path` (its multipart upload, state and tail). */
   private async discardAppend(path: string): Promise<void> {
     this.states.delete(path);
