@@ -5,12 +5,13 @@ import { createAuth, RegistryHostNames, type AccessController, type AuthSetup } 
 import { DbAuthenticator, GrantPolicy, IdentityService } from './identity/index.js';
 import { redactUrl, type BerthConfig } from './config/index.js';
 import { RegistryError } from './errors/index.js';
-import { createRegistryServer, type RegistryServer, type RouteGroup } from './http/index.js';
+import { createRegistryServer, healthRoutes, type RegistryServer, type RouteGroup } from './http/index.js';
 import { KeyVault, loadOrCreateKeySecret, TrustService, trustRoutes } from './trust/index.js';
 import { signatureCleanupListener, signatureRoutes, verifySignatures } from './signatures/index.js';
 import { PolicyEnforcer, policyRoutes, TrustPolicies } from './policy/index.js';
 import { LifecycleEnforcer, lifecycleRoutes, LifecycleRules, Retention } from './lifecycle/index.js';
 import { GarbageCollector, gcRoutes } from './gc/index.js';
+import { BerthMetrics, METRIC_EVENT_TYPES, metricsRoutes } from './metrics/index.js';
 import { auditListener, AUDITED_TYPES, EventBus, EventedRegistry, type EventContext } from './events/index.js';
 import type { Logger } from './log/index.js';
 import { createMetadataStore, type MetadataStore } from './metadata/index.js';
@@ -41,6 +42,10 @@ export interface Berth {
   readonly address: AddressInfo;
   /** Where the Notary API's own listener (trust.addr) listens, or null. */
   readonly trustAddress: AddressInfo | null;
+  /** Where the debug listener (http.debug.addr: health, and metrics if enabled) listens, or null. */
+  readonly debugAddress: AddressInfo | null;
+  /** Prometheus metrics, when served somewhere (metrics.enabled, http.debug.prometheus.enabled); else null. */
+  readonly metrics: BerthMetrics | null;
   /** Graceful stop: drains requests (up to http.draintimeout), then closes the stores. */
   close(): Promise<void>;
 }
@@ -108,13 +113,17 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   // file or key stops the start before anything listens.
   let auth: AuthSetup;
   let identity: IdentityService;
+  // Prometheus metrics only when something serves them: otherwise nothing is measured.
+  const metrics = config.metrics.main || config.metrics.debug?.metricsPath
+    ? new BerthMetrics({ storageTotals: async () => (await metadata.gc.usage()).total })
+    : null;
   try {
     await metadata.init();
     identity = new IdentityService({ store: metadata.identity, audit: metadata.audit });
     const usersFromDatabase = config.auth.kind === 'token' && config.auth.database;
     const anonymous = config.auth.kind === 'token' && config.auth.anonymous;
     auth = await createAuth(config.auth, {
-      loginAttempts: metadata.loginAttempts,
+      loginAttempts: metrics ? metrics.countLoginFailures(metadata.loginAttempts) : metadata.loginAttempts,
       hosts: new RegistryHostNames([config.http.baseUrl, ...config.http.aliases]),
       log: logger,
       database: (limiter) => ({ authenticator: new DbAuthenticator(identity, limiter, metadata.audit), policy: new GrantPolicy({ store: metadata.identity, anonymous }) }),
@@ -168,6 +177,7 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   // The audit log records content events (pushes, pulls with HEAD, deletes, refusals) when users are Berth's own.
   if (usersFromDatabase) events.addListener('audit', auditListener(metadata.audit), { types: AUDITED_TYPES });
   // OCI signatures go with their subject: deleting a manifest by digest deletes its signature artifacts.
+  if (metrics) events.addListener('metrics', metrics.eventListener, { types: METRIC_EVENT_TYPES });
   if (config.storage.deleteEnabled && !config.storage.readOnly) events.addListener('signatures', signatureCleanupListener(registry, logger), { types: ['manifest.deleted'] });
   // Without hooks or listeners the core is used as it is: nothing to pay on the hot path.
   const registryFor = (context: EventContext) => (events.hasListeners || events.hasPreHooks ? new EventedRegistry(registry, events, context) : registry);
@@ -211,25 +221,39 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   });
   groups.push(lifecycleRoutes(new LifecycleRules({ store: metadata.lifecycle, audit: metadata.audit }), tagRetention));
   // Online garbage collection and storage usage: run and seen by administrators through the API.
-  const gc = new GarbageCollector({ metadata, storage: registry.storage, placement: registry.placement, instanceId: registry.instanceId, log: logger });
+  const collector = new GarbageCollector({ metadata, storage: registry.storage, placement: registry.placement, instanceId: registry.instanceId, log: logger });
+  const gc = metrics ? metrics.countGcRuns(collector) : collector;
   groups.push(gcRoutes({ collector: gc, metadata, graceMs: config.gc.graceMs, writable: !config.storage.readOnly }));
   // OCI signatures by API, read from the core (listing is not a pull), verified against the keys of the repository's trust policy.
   groups.push(signatureRoutes({ source: registry, keysFor: async (repository) => (await enforcer.policyFor(repository))?.keys ?? [] }));
   const services = {
     registryFor, access: options.access ?? auth.access, authenticator: auth.authenticator, identity: usersFromDatabase ? identity : null,
     audit: usersFromDatabase ? metadata.audit : null,
-    tokens: auth.tokens, lockouts: auth.limiter, config, health, ready,
+    tokens: auth.tokens, lockouts: auth.limiter, config, health, ready, observer: metrics?.observer,
   };
+  // /metrics on the main listener only when metrics.enabled, and protected: the bearer metrics.token, else an administrator.
+  const mainMetrics = config.metrics.main;
+  if (metrics && mainMetrics) groups.push(metricsRoutes(metrics, { path: '/metrics', access: mainMetrics.token === null ? { kind: 'admin' } : { kind: 'token', token: mainMetrics.token } }));
   const http = createRegistryServer(services, logger, groups);
+  // http.debug.addr: registry:2's debug server, plain HTTP and no authentication (bind it to an internal address): health, and metrics
+  // when http.debug.prometheus.enabled. Its own requests are not measured.
+  const debug = config.metrics.debug;
+  const debugHttp = debug
+    ? createRegistryServer({ ...services, observer: undefined }, logger, [healthRoutes, ...(metrics && debug.metricsPath ? [metricsRoutes(metrics, { path: debug.metricsPath, access: { kind: 'public' } })] : [])], { core: 'none', plain: true })
+    : null;
   // trust.addr: the Notary API alone on a listener of its own, as a separate Notary server would be.
   const trustHttp = trust && config.trust.listener ? createRegistryServer(services, logger, groups.filter((g) => g.name === 'trust'), { core: 'front' }) : null;
   let address: AddressInfo;
   let trustAddress: AddressInfo | null = null;
+  let debugAddress: AddressInfo | null = null;
   try {
     address = await http.listen(config.http.host, config.http.port);
     if (trustHttp && config.trust.listener) trustAddress = await trustHttp.listen(config.trust.listener.host, config.trust.listener.port);
+    if (debugHttp && debug) debugAddress = await debugHttp.listen(debug.host, debug.port);
   } catch (err) {
     await http.close(0).catch(() => {});
+    await trustHttp?.close(0).catch(() => {});
+    await debugHttp?.close(0).catch(() => {});
     await metadata.close();
     await storage.close();
     throw err;
@@ -287,10 +311,10 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   }
 
   return {
-    config, registry, events, storage, metadata, identity, gc, http, address, trustAddress,
+    config, registry, events, storage, metadata, identity, gc, http, address, trustAddress, debugAddress, metrics,
     async close() {
       await jobs.close();
-      await Promise.all([http.close(config.http.drainTimeoutMs), trustHttp?.close(config.http.drainTimeoutMs)]);
+      await Promise.all([http.close(config.http.drainTimeoutMs), trustHttp?.close(config.http.drainTimeoutMs), debugHttp?.close(0)]);
       // Let listeners finish what the last requests committed (bounded: a stuck listener does not hold the stop).
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([events.idle(), new Promise((r) => (timer = setTimeout(r, 5000)))]);

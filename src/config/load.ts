@@ -39,7 +39,7 @@ export interface LoadResult {
  * changes nothing clients see: they are warned about.
  */
 const IGNORED_PATHS = new Set([
-  'redis', 'health', 'reporting', 'http.debug', 'http.http2', 'storage.cache', 'storage.filesystem.maxthreads', 'log.formatter',
+  'redis', 'health', 'reporting', 'http.http2', 'storage.cache', 'storage.filesystem.maxthreads', 'log.formatter',
 ]);
 
 /**
@@ -407,6 +407,7 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
       listener: c.trust?.addr === undefined ? null : parseAddr(c.trust.addr, errors, 'trust.addr'),
       keySecretFile: path.resolve(cwd, c.trust?.keysecretfile ?? path.join(dataDir, 'keys', 'trust-key-secret')),
     },
+    metrics: resolveMetrics(c, port, errors),
     manifests: {
       sparse: { repositories: c.manifests?.sparse?.repositories ?? [], namespaces: c.manifests?.sparse?.namespaces ?? [] },
     },
@@ -462,6 +463,35 @@ function deepFreeze<T>(value: T): T {
  * PostgreSQL, sqlite:PATH (or nothing) for SQLite. Messages never repeat the
  * URL, which may hold a password.
  */
+/**
+ * Prometheus metrics: on http.addr only when metrics.enabled, and then
+ * protected (a bearer token, or admin sign-in, which needs users from
+ * Berth's database); on http.debug.addr as registry:2 serves them, when
+ * http.debug.prometheus.enabled.
+ */
+function resolveMetrics(c: WrittenConfig, port: number, errors: string[]): BerthConfig['metrics'] {
+  const m = c.metrics;
+  const debug = c.http?.debug;
+  const usersFromDatabase = c.auth?.token !== undefined && !c.auth.token.rootcertbundle && !c.auth.htpasswd;
+  if (m?.token !== undefined && m.token.length < 16) errors.push('metrics.token: too short; use at least 16 random characters (e.g. openssl rand -hex 32)');
+  if (m?.enabled && m.token === undefined && !usersFromDatabase) {
+    errors.push('metrics.enabled: /metrics on http.addr needs metrics.token (a bearer secret for the scraper) or users from Berth\'s database (administrators sign in); or serve metrics on http.debug.addr with http.debug.prometheus.enabled instead');
+  }
+  if (m?.token !== undefined && !m.enabled) errors.push('metrics.token: set but metrics.enabled is not true; enable metrics or remove the token');
+  if (debug?.prometheus?.enabled && debug.addr === undefined) errors.push('http.debug.prometheus.enabled: needs http.debug.addr, the listener that serves the metrics (e.g. localhost:5001)');
+  let listener: { host: string; port: number } | null = null;
+  if (debug?.addr !== undefined) {
+    const addrErrors: string[] = [];
+    listener = parseAddr(debug.addr, addrErrors, 'http.debug.addr');
+    errors.push(...addrErrors);
+    if (addrErrors.length === 0 && port !== 0 && listener.port === port) errors.push(`http.debug.addr: port ${port} is http.addr's; choose another port (e.g. localhost:5001)`);
+  }
+  return {
+    main: m?.enabled ? { token: m.token ?? null } : null,
+    debug: listener && { ...listener, metricsPath: debug?.prometheus?.enabled ? (debug.prometheus.path ?? '/metrics') : null },
+  };
+}
+
 function resolveDatabase(c: WrittenConfig, dataDir: string, cwd: string, errors: string[], warnings: string[]): BerthConfig['database'] {
   const url = c.database?.url;
   if (url !== undefined && /^postgres(?:ql)?:\/\//i.test(url)) {

@@ -53,6 +53,15 @@ export interface BerthConfig {
    */
   readonly trust: { readonly enabled: boolean; readonly listener: { readonly host: string; readonly port: number } | null; readonly keySecretFile: string };
   /** manifests.sparse: where manifests with absent children or layers are accepted (empty lists: nowhere). */
+  /**
+   * Prometheus metrics: on the main listener (`main`: null when off; else
+   * protected by a bearer token, or by admin sign-in when the token is null),
+   * and the debug listener (http.debug.addr) with its metrics path (null: no metrics there).
+   */
+  readonly metrics: {
+    readonly main: { readonly token: string | null } | null;
+    readonly debug: { readonly host: string; readonly port: number; readonly metricsPath: string | null } | null;
+  };
   readonly manifests: { readonly sparse: { readonly repositories: readonly string[]; readonly namespaces: readonly string[] } };
   readonly limits: {
     readonly manifestMaxBytes: number;

@@ -125,7 +125,13 @@ export const configSchema = z.object({
       minimumtls: z.enum(['tls1.2', 'tls1.3']).optional().describe('Lowest TLS version accepted.'),
       letsencrypt: refusedSection('ACME certificates', 'use http.tls.certificate and http.tls.key'),
     }).optional(),
-    debug: ignoredSection('Debug server'),
+    debug: z.object({
+      addr: str('A separate listener, HOST:PORT or :PORT, for operators (registry:2\'s debug server): plain HTTP, no authentication, /healthz and /readyz, and the Prometheus metrics when http.debug.prometheus.enabled. Bind it to localhost or an internal network (e.g. localhost:5001).').optional(),
+      prometheus: z.object({
+        enabled: bool('Serve Prometheus metrics on http.debug.addr (default false, as registry:2).').optional(),
+        path: z.string().regex(/^\/[A-Za-z0-9._\/-]*$/, { message: 'expected a path such as /metrics' }).optional().describe('Path of the metrics on http.debug.addr (default /metrics).'),
+      }).optional().describe('Prometheus metrics on the debug listener (registry:2 keys).'),
+    }).optional().describe('Debug server (registry:2): a listener of its own for health and metrics. See docs/metrics.md.'),
     http2: ignoredSection('HTTP/2 settings'),
   }).optional().describe('HTTP server.'),
   limits: z.object({
@@ -173,6 +179,10 @@ export const configSchema = z.object({
     deleteuntagged: bool('Scheduled runs also delete manifests that no tag, tagged index or kept subject needs, with their signatures and other referrers (default false).').optional(),
     dryrun: bool('Scheduled runs only log what they would delete (default false).').optional(),
   }).optional().describe('Online garbage collection of unreferenced blobs and, if asked, untagged manifests (Berth). See docs/gc.md.'),
+  metrics: z.object({
+    enabled: bool('Also serve Prometheus metrics at /metrics on http.addr (default false), protected: a bearer metrics.token, or else a signed-in administrator. http.debug.addr serves them without authentication on a listener of its own.').optional(),
+    token: str('Bearer secret a scraper sends (Authorization: Bearer <token>) for /metrics on http.addr; compared in constant time, never logged. Prefer REGISTRY_METRICS_TOKEN. At least 16 characters.').optional(),
+  }).optional().describe('Prometheus metrics (Berth). See docs/metrics.md.'),
   trust: z.object({
     enabled: bool('Serve the Notary v1 API (Docker Content Trust) under /v2/<gun>/_trust/ on Berth\'s own host and port (default true). docker trust and the notary CLI use it; with HTTPS, DOCKER_CONTENT_TRUST_SERVER can stay unset.').optional(),
     addr: str('An extra listener, HOST:PORT or :PORT, that serves only the Notary API (plus /v2/, the token endpoint and health), as a separate Notary server would (e.g. :4443 for DOCKER_CONTENT_TRUST_SERVER=https://registry.example.com:4443). It uses http.tls when set. The API stays on Berth\'s own address too.').optional(),

@@ -52,6 +52,19 @@ export interface HttpServices {
   health(): Promise<{ ok: boolean; checks: Record<string, string> }>;
   /** Readiness of every backing service (database, storage), for /readyz. */
   ready(): Promise<{ ok: boolean; checks: Record<string, string> }>;
+  /** Told about every request (Prometheus metrics); absent: nothing is measured. */
+  observer?: RequestObserver | undefined;
+}
+
+/**
+ * The server's one measuring hook: `routed` once a request matched a route
+ * (before its access check), `finished` for every request when its answer
+ * ended. Routes are named by the route table's names, never by path.
+ */
+export interface RequestObserver {
+  routed(route: string): void;
+  /** `route` is null when the request matched no route (and `routed` was not called). Bytes are on the connection, heads included. */
+  finished(request: { route: string | null; method: string; status: number; durationMs: number; bytesIn: number; bytesOut: number }): void;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { RegistryError, errorCatalog } from '../errors/index.js';
 import { addressMatcher } from '../config/index.js';
 import { RegistryHostNames } from '../auth/index.js';
@@ -40,6 +40,9 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
   const secure = config.http.tls !== undefined;
   const trustedProxy = addressMatcher(config.http.trustedProxies);
   const hosts = new RegistryHostNames([config.http.baseUrl, ...config.http.aliases]);
+  const observer = services.observer;
+  // Bytes a connection had read and written when its previous request ended: a request's share is the difference.
+  const connectionBytes = new WeakMap<Socket, { read: number; written: number }>();
 
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
@@ -60,6 +63,8 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
     const head = method === 'HEAD';
     // Read now: once the connection is gone, req.socket is null.
     const remoteAddress = req.socket?.remoteAddress;
+    const socket = req.socket as Socket | null;
+    let routeName: string | null = null;
     let status = 500;
     let errCode: string | undefined;
     let repo: string | undefined;
@@ -82,6 +87,8 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
       if (found.kind === 'not-found') throw new RegistryError('BERTH_ROUTE_UNKNOWN');
       if (found.kind === 'method-not-allowed') throw new RegistryError('BERTH_METHOD_NOT_ALLOWED', undefined, { headers: { Allow: found.allow.join(', ') } });
       const { route: r, params } = found;
+      routeName = r.name;
+      observer?.routed(r.name);
       const auth = { authorization: req.headers.authorization, remoteAddress: remoteAddress ?? '', baseUrl: baseUrl(req) };
       // The one canonical repository name: authorized below, acted on by the handler.
       const nameParam = r.access.kind === 'repository' ? (r.access.param ?? 'name') : 'name';
@@ -118,12 +125,19 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
       }
     } finally {
       counters.inFlight--;
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      if (observer) {
+        const before = (socket && connectionBytes.get(socket)) ?? { read: 0, written: 0 };
+        const now = { read: socket?.bytesRead ?? before.read, written: socket?.bytesWritten ?? before.written };
+        if (socket) connectionBytes.set(socket, now);
+        observer.finished({ route: routeName, method, status, durationMs, bytesIn: now.read - before.read, bytesOut: now.written - before.written });
+      }
       if (config.log.accessLog || status >= 500) {
         const fields = {
           'http.request.method': method,
           'http.request.path': path,
           'http.response.status': status,
-          'http.response.duration_ms': Number(process.hrtime.bigint() - started) / 1e6,
+          'http.response.duration_ms': durationMs,
           'http.request.remote_addr': remoteAddress,
           repo,
           'err.code': errCode,
@@ -162,15 +176,18 @@ function firstValue(v: string | string[] | undefined): string | undefined {
  * access kind.
  */
 export interface RegistryServerOptions {
-  /** `all` (default): the registry, management API, token and health, then the extra groups. `front`: only health, the token endpoint and /v2/, then the extra groups (a listener for one feature, e.g. trust.addr). */
-  core?: 'all' | 'front';
+  /** `all` (default): the registry, management API, token and health, then the extra groups. `front`: only health, the token endpoint and /v2/, then the extra groups (a listener for one feature, e.g. trust.addr). `none`: only the extra groups (the debug listener). */
+  core?: 'all' | 'front' | 'none';
+  /** Plain HTTP even when http.tls is set (the debug listener, as registry:2's). */
+  plain?: boolean;
 }
 
 export function createRegistryServer(services: HttpServices, logger: Logger, extraGroups: readonly RouteGroup[] = [], serverOptions: RegistryServerOptions = {}): RegistryServer {
   const counters = { inFlight: 0 };
-  const routes = new RouteTable([...(serverOptions.core === 'front' ? frontRouteGroups : coreRouteGroups), ...extraGroups]);
+  const core = { all: coreRouteGroups, front: frontRouteGroups, none: [] }[serverOptions.core ?? 'all'];
+  const routes = new RouteTable([...core, ...extraGroups]);
   const handler = createRequestHandler(services, logger, counters, routes);
-  const tls = services.config.http.tls;
+  const tls = serverOptions.plain ? undefined : services.config.http.tls;
   const options: http.ServerOptions = {
     // Blob uploads can take long: no whole-request deadline, but headers must
     // arrive promptly and an idle socket is closed (no hang on a stalled client).

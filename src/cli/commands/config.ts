@@ -36,7 +36,8 @@ export async function configCheck(flags: ConfigFlags & { json?: boolean | undefi
       secretKey: config.storage.s3.secretKey && '***',
       sessionToken: config.storage.s3.sessionToken && '***',
     };
-    process.stdout.write(`${JSON.stringify({ ...config, database: db, storage: { ...config.storage, s3 } }, null, 2)}\n`);
+    const metrics = { ...config.metrics, main: config.metrics.main && { token: config.metrics.main.token && '***' } };
+    process.stdout.write(`${JSON.stringify({ ...config, database: db, storage: { ...config.storage, s3 }, metrics }, null, 2)}\n`);
   } else process.stdout.write(`configuration ${file ? `${file} ` : ''}is valid: listening on ${config.http.host}:${config.http.port}, data in ${config.dataDir}\n`);
 }
 
