@@ -31,6 +31,8 @@ export type {
 
 export type { GcStore, GcBlob, GcRun, GcRunStart, GcRunEnd, ManifestGraph, RepositoryUsage, StorageUsage } from './gc-store.js';
 
+export type { SearchStore, SearchHit, SearchQuery, SearchResource, SearchVisibility } from './search-store.js';
+
 export type { MetadataLog } from './postgres/postgres-store.js';
 
 export type MetadataOptions =

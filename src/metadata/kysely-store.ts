@@ -11,6 +11,7 @@ import { KyselyTrustStore } from './kysely-trust-store.js';
 import { KyselyPolicyStore } from './kysely-policy-store.js';
 import { KyselyLifecycleStore } from './kysely-lifecycle-store.js';
 import { KyselyGcStore } from './kysely-gc-store.js';
+import { KyselySearchStore } from './kysely-search-store.js';
 import type { MetadataStore, MetadataStores } from './store.js';
 
 /** What a store is built from: the handle's connection, and which SQL flavour it speaks. */
@@ -35,6 +36,7 @@ const storeFactories = {
   policies: ({ db }) => new KyselyPolicyStore(db),
   lifecycle: ({ db }) => new KyselyLifecycleStore(db),
   gc: ({ db, flavor }) => new KyselyGcStore(db, flavor),
+  search: ({ db, flavor }) => new KyselySearchStore(db, flavor),
 } satisfies { [K in keyof MetadataStores]: (connection: StoreConnection) => MetadataStores[K] };
 
 function openStores(connection: StoreConnection): MetadataStores {
@@ -98,6 +100,10 @@ export abstract class KyselyStore implements MetadataStore {
 
   get gc(): MetadataStores['gc'] {
     return this.stores().gc;
+  }
+
+  get search(): MetadataStores['search'] {
+    return this.stores().search;
   }
 
   async init(): Promise<void> {

@@ -58,6 +58,8 @@ export interface Database {
     created_at: number;
     created_by: string | null;
   };
+  /** SQLite also has an integer `id` (the FTS5 rowid), never read or written by name. */
+  search_repositories: { name: string; description: string; updated_at: number };
   namespace_quotas: { namespace: string; limit_bytes: number; updated_at: number; updated_by: string | null };
   gc_runs: {
     id: string;

@@ -1,6 +1,7 @@
 import type { AuditStore } from './audit-store.js';
 import type { ContentStore } from './content-store.js';
 import type { GcStore } from './gc-store.js';
+import type { SearchStore } from './search-store.js';
 import type { IdentityStore } from './identity-store.js';
 import type { LeaseStore } from './lease-store.js';
 import type { LoginAttemptStore } from './login-attempt-store.js';
@@ -36,6 +37,8 @@ export interface MetadataStores {
   readonly lifecycle: LifecycleStore;
   /** Online garbage collection's marks and sweeps, its runs, and exact storage usage (gc-store.ts). */
   readonly gc: GcStore;
+  /** The search index of repositories by name and description, filtered by who may pull (search-store.ts). */
+  readonly search: SearchStore;
 }
 
 /**
