@@ -185,8 +185,10 @@ export class BerthMetrics {
   /** Queries the storage totals when a blob changed since the last query, or the last is old; concurrent scrapes share one query. */
   private async refreshStorage(totals: () => Promise<StorageTotals>, into: StorageTotals): Promise<void> {
     const s = this.storage;
+    // Both gauges collect at once: the second waits for the query the first started.
+    if (s.pending) return s.pending;
     if (!s.dirty && Date.now() - s.at < STORAGE_MAX_AGE_MS) return;
-    s.pending ??= (async () => {
+    s.pending = (async () => {
       s.dirty = false;
       try {
         const t = await totals();
