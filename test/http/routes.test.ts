@@ -15,7 +15,7 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 /** Sample values for every path parameter a route may have. */
 const SAMPLE: Record<string, string> = {
   name: 'acme/app', reference: 'v1', digest: sha256('x'), uuid: randomUUID(), user: 'nobody', org: 'acme', team: 'ci', id: 'abcdef0123456789',
-  gun: 'acme/app', file: 'targets/releases.json', role: 'timestamp', scope: 'repository:acme/app',
+  gun: 'acme/app', file: 'targets/releases.json', role: 'timestamp', scope: 'repository:acme/app', namespace: 'acme',
 };
 
 function send(url: string, route: Route, authorization?: string): Promise<Response> {
