@@ -11,6 +11,7 @@ import { signatureCleanupListener, signatureRoutes, verifySignatures } from './s
 import { PolicyEnforcer, policyRoutes, TrustPolicies } from './policy/index.js';
 import { LifecycleEnforcer, lifecycleRoutes, LifecycleRules, Retention } from './lifecycle/index.js';
 import { GarbageCollector, gcRoutes } from './gc/index.js';
+import { SEARCH_EVENT_TYPES, searchIndexListener, searchRoutes } from './search/index.js';
 import { BerthMetrics, METRIC_EVENT_TYPES, metricsRoutes } from './metrics/index.js';
 import { auditListener, AUDITED_TYPES, EventBus, EventedRegistry, type EventContext } from './events/index.js';
 import type { Logger } from './log/index.js';
@@ -224,6 +225,14 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   const collector = new GarbageCollector({ metadata, storage: registry.storage, placement: registry.placement, instanceId: registry.instanceId, log: logger });
   const gc = metrics ? metrics.countGcRuns(collector) : collector;
   groups.push(gcRoutes({ collector: gc, metadata, graceMs: config.gc.graceMs, writable: !config.storage.readOnly }));
+  // Search (docker search and the API): the index follows repository events and is reconciled at start
+  // (and hourly below) for events a crash or a full queue lost; only what the caller may pull is answered.
+  events.addListener('search-index', searchIndexListener(metadata.search), { types: SEARCH_EVENT_TYPES });
+  await metadata.search.reconcile().then(
+    (r) => { if (r.added + r.removed > 0) logger.info(r, 'search index reconciled'); },
+    (err: unknown) => logger.warn({ err: (err as Error)?.message }, 'failed to reconcile the search index, retrying within the hour'),
+  );
+  groups.push(searchRoutes({ store: metadata.search, identity: usersFromDatabase ? metadata.identity : null, anonymous: config.auth.kind === 'token' && config.auth.anonymous }));
   // OCI signatures by API, read from the core (listing is not a pull), verified against the keys of the repository's trust policy.
   groups.push(signatureRoutes({ source: registry, keysFor: async (repository) => (await enforcer.policyFor(repository))?.keys ?? [] }));
   const services = {
@@ -278,6 +287,12 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
       await gc.run({ dryRun: gcConfig.dryRun, deleteUntagged: gcConfig.deleteUntagged, graceMs: gcConfig.graceMs, trigger: 'schedule' });
     });
   }
+
+  // The search index, made good hourly once across instances (a listener's event can be lost; the listener explains).
+  jobs.every('search-reconcile', 3_600_000, async () => {
+    const r = await metadata.search.reconcile();
+    if (r.added + r.removed > 0) logger.info(r, 'search index reconciled');
+  });
 
   // Retention rules are applied hourly, once across instances (deletes must be allowed).
   if (config.storage.deleteEnabled && !config.storage.readOnly) {

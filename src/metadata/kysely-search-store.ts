@@ -33,7 +33,7 @@ function within(resources: readonly SearchResource[]): RawBuilder<unknown> {
 
 /** The SQL form of a SearchVisibility (search-store.ts); mirrors GrantPolicy. */
 function visible(v: SearchVisibility): RawBuilder<unknown> {
-  if (v.kind === 'all') return sql`1 = 1`;
+  if (v.kind === 'all') return v.within ? within(v.within) : sql`1 = 1`;
   if (v.kind === 'none') return sql`1 = 0`;
   const any: RawBuilder<unknown>[] = [];
   if (v.ownNamespace !== null) any.push(under(v.ownNamespace));

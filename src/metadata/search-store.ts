@@ -67,12 +67,13 @@ export interface SearchResource {
  * - `none`: nothing;
  * - `filtered`: the repositories under `ownNamespace`, those a grant to one
  *   of `subjects` covers (any role pulls), and, when `public`, the public
- *   ones (their own visibility flag, else the longest namespace flag);
- *   when `within` is set (an access token's pull scopes), only those of
- *   them that it covers.
+ *   ones (their own visibility flag, else the longest namespace flag).
+ *
+ * With `within` (an access token's pull scopes), `all` and `filtered` keep
+ * only the repositories it covers: a scope limits, never adds.
  */
 export type SearchVisibility =
-  | { kind: 'all' }
+  | { kind: 'all'; within?: readonly SearchResource[] | undefined }
   | { kind: 'none' }
   | {
       kind: 'filtered';

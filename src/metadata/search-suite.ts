@@ -138,6 +138,7 @@ export function runSearchSuite(options: MetadataSuiteOptions): void {
       const scoped: SearchVisibility = { ...carol, within: [{ kind: 'repository', name: 'tools/busybox' }, { kind: 'namespace', name: 'acme' }, { kind: 'repository', name: 'acme/secret' }] };
       assert.deepEqual(await names('', scoped), ['acme/app', 'acme/ci/runner', 'tools/busybox'], 'a token scope limits, never adds');
       assert.deepEqual(await names('', { ...carol, within: [] }), []);
+      assert.deepEqual(await names('', { kind: 'all', within: [{ kind: 'namespace', name: 'acme' }, { kind: 'repository', name: 'bob/app' }] }), ['acme/app', 'acme/ci/runner', 'acme/secret', 'bob/app']);
       assert.deepEqual(await names('app', carol, 1), ['acme/app']);
       assert.deepEqual(await names('app', carol, 1, 'acme/app'), ['bob/app']);
     });

@@ -1,0 +1,4 @@
+export { searchRoutes, descriptionSchema, type SearchRoutesOptions } from './routes.js';
+export { searchIndexListener, SEARCH_EVENT_TYPES } from './listener.js';
+export { visibilityFor, type VisibilityOptions } from './visibility.js';
+export { searchCaller } from './caller.js';
