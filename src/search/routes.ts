@@ -93,6 +93,16 @@ export function searchRoutes(options: SearchRoutesOptions): RouteGroup {
     description: 'Search: repositories by name and description, only those the caller may pull (docker search, and the management API); repository descriptions.',
     routes: [
       {
+        // docker pings the v1 index before it searches; any answer will do, this one says "a standalone
+        // registry" as registry v1 did (docker then sends Basic credentials over HTTPS with every request).
+        name: 'search.v1.ping', method: 'GET', path: '/v1/_ping', access: { kind: 'public' },
+        doc: { summary: 'docker\'s ping of the v1 index before `docker search`: true' },
+        handler: async (ctx) => {
+          ctx.res.setHeader('X-Docker-Registry-Standalone', 'true');
+          sendJson(ctx.res, 200, true);
+        },
+      },
+      {
         name: 'search.v1', method: 'GET', path: '/v1/search', access: { kind: 'login' },
         doc: {
           summary: 'docker search HOST/term: repositories whose name or description contains q, that the caller may pull (HTTP Basic from a logged-in docker, a Bearer token, or none)',

@@ -98,6 +98,10 @@ describe('search (users from Berth\'s database)', () => {
   });
 
   it('answers docker\'s /v1/search in the shape docker decodes', async () => {
+    const ping = await fetch(`${t.url}/v1/_ping`);
+    assert.equal(ping.status, 200);
+    assert.equal(ping.headers.get('x-docker-registry-standalone'), 'true');
+    assert.equal(await ping.json(), true);
     const res = await c.v1('img');
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
