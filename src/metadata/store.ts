@@ -51,7 +51,8 @@ export interface MetadataStores {
  * class per store on the shared connection (kysely-*-store.ts, wired in
  * kysely-store.ts), and the same suites (store-suite.ts for the handle,
  * content-suite.ts, upload-suite.ts, lease-suite.ts, identity-suite.ts,
- * audit-suite.ts, login-attempt-suite.ts, policy-suite.ts, lifecycle-suite.ts).
+ * audit-suite.ts, login-attempt-suite.ts, policy-suite.ts, lifecycle-suite.ts;
+ * search-suite.ts, run on both by search-store.test.ts).
  *
  * Every store keeps this rule: when the database cannot be reached, a method
  * throws RegistryError BERTH_UNAVAILABLE (503, retry later), not the

@@ -5,9 +5,13 @@ import type { RequestContext } from '../http/index.js';
 /**
  * Who is searching. The search routes take `login` access and check
  * credentials here, because one route serves anonymous and signed-in
- * callers alike and must accept what docker sends to `/v1/search`: when
- * logged in, HTTP Basic with the registry credentials (its v1 session sets
- * `X-Docker-Token: true`, which makes it send them), else nothing.
+ * callers alike and must accept what docker sends to `/v1/search`: after
+ * `docker login` against Berth's token endpoint, a Bearer token scoped
+ * `registry:catalog:search` got with the refresh token docker kept; after a
+ * login that kept a password (an access token, htpasswd), HTTP Basic (its
+ * v1 session sets `X-Docker-Token: true`, which makes it send them); else
+ * nothing. With users from the database the caller is the user a token
+ * names, whatever its scopes: visibility.ts decides what it may find.
  * - Basic credentials go to the same authenticator as the token endpoint
  *   (failed-login limits included); wrong ones are 401;
  * - a Bearer token goes to the access controller, as on the registry;

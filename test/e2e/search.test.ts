@@ -1,10 +1,13 @@
 // `docker search HOST/term` against Berth, with the real docker CLI and
 // engine (docs/search.md): the engine pings /v1/_ping over HTTPS, falls
 // back to HTTP for an insecure registry (127.0.0.0/8 is one by default),
-// then asks GET /v1/search?q=term&n=25 with the login's credentials. It
-// must list only what the logged-in user (or anonymous) may pull.
+// then asks GET /v1/search?q=term&n=25 with the login's credentials (a
+// Bearer token from the identity token that `docker login` kept). It must
+// list only what the logged-in user (or anonymous) may pull.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DockerEnv } from './docker-env.js';
 import { startRegistry, withRegistryLog, type RunningRegistry } from './registry-process.js';
 
@@ -66,10 +69,14 @@ describe('docker search', () => {
 
       await env.docker(['logout', reg.host]);
       await env.docker(['login', '-u', 'erin', '--password-stdin', reg.host], { input: 'erin-Passw0rd-long\n' });
+      // Berth's token endpoint gave docker a refresh token at login: docker keeps it (not the password) and
+      // searches with a Bearer token it gets from it for registry:catalog:search, after a /v2/ challenge.
+      const config = JSON.parse(await readFile(join(env.env.DOCKER_CONFIG ?? '', 'config.json'), 'utf8')) as { auths: Record<string, { identitytoken?: string }> };
+      assert.ok(config.auths[reg.host]?.identitytoken, 'docker login stored an identity token');
       assert.deepEqual(await search('busybox'), ['pub/busybox\tBusyBox for everyone', 'secret/busybox\t']);
       assert.deepEqual(await search('tools'), ['secret/tools\t']);
       await env.docker(['logout', reg.host]);
-      // docker pinged /v1/_ping first (over HTTPS, then HTTP), and sent Basic credentials with the search.
+      // docker pinged /v1/_ping first (over HTTPS, then HTTP).
       assert.match(reg.logs(), /"http.request.path":"\/v1\/_ping","http.response.status":200/);
     });
   });
