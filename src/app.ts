@@ -232,7 +232,10 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     (r) => { if (r.added + r.removed > 0) logger.info(r, 'search index reconciled'); },
     (err: unknown) => logger.warn({ err: (err as Error)?.message }, 'failed to reconcile the search index, retrying within the hour'),
   );
-  groups.push(searchRoutes({ store: metadata.search, identity: usersFromDatabase ? metadata.identity : null, anonymous: config.auth.kind === 'token' && config.auth.anonymous }));
+  groups.push(searchRoutes({
+    store: metadata.search, identity: usersFromDatabase ? metadata.identity : null, audit: usersFromDatabase ? metadata.audit : null,
+    anonymous: config.auth.kind === 'token' && config.auth.anonymous,
+  }));
   // OCI signatures by API, read from the core (listing is not a pull), verified against the keys of the repository's trust policy.
   groups.push(signatureRoutes({ source: registry, keysFor: async (repository) => (await enforcer.policyFor(repository))?.keys ?? [] }));
   const services = {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RegistryError } from '../errors/index.js';
-import type { SearchStore } from '../metadata/index.js';
+import type { AuditStore, SearchStore } from '../metadata/index.js';
 import { readBoundedBody, sendJson, type RequestContext, type RouteGroup } from '../http/index.js';
 import { searchCaller } from './caller.js';
 import { visibilityFor, type VisibilityOptions } from './visibility.js';
@@ -72,6 +72,8 @@ function repositoryOf(ctx: RequestContext): string {
 
 export interface SearchRoutesOptions extends VisibilityOptions {
   store: SearchStore;
+  /** The audit log, where description changes are recorded (null unless users come from Berth's database). */
+  audit: AuditStore | null;
 }
 
 /**
@@ -157,6 +159,10 @@ export function searchRoutes(options: SearchRoutesOptions): RouteGroup {
           const name = repositoryOf(ctx);
           const description = await readDescription(ctx);
           if (!(await store.setDescription(name, description))) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name } });
+          await options.audit?.record({
+            time: Date.now(), actor: ctx.principal.name, action: 'repository.describe', target: name,
+            remoteAddress: ctx.req.socket?.remoteAddress ?? null, outcome: 'success', detail: { length: description.length },
+          });
           sendJson(ctx.res, 200, { name, description });
         },
       },

@@ -205,6 +205,8 @@ describe('search (users from Berth\'s database)', () => {
       assert.equal(await errorCode(res), 'BERTH_INVALID');
     }
     assert.deepEqual(await c.v1Names('storefront', admin), ['acme/app'], 'refused changes changed nothing');
+    const audit = await t.berth.metadata.audit.list({ action: 'repository.describe', limit: 10 });
+    assert.deepEqual(audit.map((e) => [e.actor, e.target, e.outcome, e.detail]), [['bob', 'acme/app', 'success', { length: 19 }]]);
   });
 
   it('refuses bad parameters with the catalogue\'s codes', async () => {
