@@ -74,6 +74,8 @@ export class Uploads {
     return this.withWriter(id, async () => {
       let upload = await this.get(repo, id);
       if (source) upload = await this.appendLocked(upload, source, options, true);
+      // An empty blob's session may have no bytes at all (POST, then PUT with no body): store zero bytes, so it commits like any other.
+      else if (upload.size === 0) upload = await this.appendLocked(upload, noBytes(), options, true);
       const state = this.hashes.take(upload.id, upload.size);
       const actual = state?.algorithm === d.algorithm
         ? `${d.algorithm}:${state.hash.digest('hex')}`
@@ -229,4 +231,8 @@ export class Uploads {
     await this.options.metadata.uploads.delete(id);
     await this.options.placement.discard(id);
   }
+}
+
+async function* noBytes(): AsyncIterable<Uint8Array> {
+  // nothing: an empty body
 }

@@ -253,6 +253,25 @@ describe('blobs and uploads', () => {
     assert.equal(put.status, 201, 'the digest is recomputed from storage after a restart');
   });
 
+  it('completes a session that never received a byte: POST, then PUT ?digest= of the empty blob with no body', async () => {
+    const empty = sha256(Buffer.alloc(0));
+    for (const [repo, headers] of [['empty/nobody', {}], ['empty/cl0', { 'Content-Length': '0' }]] as const) {
+      const loc = await startSession(t.url, repo);
+      const put = await fetch(withDigest(loc, empty), { method: 'PUT', headers });
+      assert.equal(put.status, 201, repo);
+      assert.equal(put.headers.get('docker-content-digest'), empty);
+      const get = await fetch(`${t.url}/v2/${repo}/blobs/${empty}`);
+      assert.equal(get.status, 200);
+      assert.equal(get.headers.get('content-length'), '0');
+      assert.equal((await get.arrayBuffer()).byteLength, 0);
+    }
+    // A session with no bytes completed with another digest is still refused.
+    const loc = await startSession(t.url, 'empty/wrong');
+    const wrong = await fetch(withDigest(loc, sha256('x')), { method: 'PUT' });
+    assert.equal(wrong.status, 400);
+    assert.equal(await errorCode(wrong), 'DIGEST_INVALID');
+  });
+
   it('accepts the empty blob; a monolithic body shorter than its Content-Length stores nothing', async () => {
     const res = await fetch(`${t.url}/v2/mono/b/blobs/uploads/?digest=${sha256('')}`, { method: 'POST', body: '' });
     assert.equal(res.status, 201, 'the empty blob is a valid blob');
