@@ -118,6 +118,26 @@ describe('sparse manifests', () => {
       assert.equal(await errorCode(res), 'MANIFEST_BLOB_UNKNOWN');
     });
 
+    it('garbage collection keeps a tagged sparse index and its present child, never trips on the absent one, and collects the child once the index goes', async () => {
+      const repo = 'mirror/gc';
+      const idx = await sparseIndex(t.url, repo);
+      assert.equal((await put(t.url, repo, 'multi', idx.body, OCI_INDEX)).status, 201);
+      const digest = sha256(idx.body);
+      // The present child was pushed with a tag by sparseIndex: untag it, so only the index keeps it.
+      const childTag = ((await (await fetch(`${t.url}/v2/${repo}/tags/list`)).json()) as { tags: string[] }).tags.find((x) => x.startsWith('child-')) as string;
+      assert.equal((await fetch(`${t.url}/v2/${repo}/manifests/${childTag}`, { method: 'DELETE' })).status, 202);
+
+      const kept = await t.berth.gc.run({ deleteUntagged: true, graceMs: 0, trigger: 'test' });
+      assert.equal(kept.manifests.some((m) => [digest, idx.present].includes(m.digest)), false, 'a tagged sparse index and its present child are kept');
+      for (const ref of [digest, idx.present]) assert.equal((await fetch(`${t.url}/v2/${repo}/manifests/${ref}`, { method: 'HEAD' })).status, 200, ref);
+      assert.equal((await fetch(`${t.url}/v2/${repo}/manifests/${idx.absent}`, { method: 'HEAD' })).status, 404);
+
+      assert.equal((await fetch(`${t.url}/v2/${repo}/manifests/${digest}`, { method: 'DELETE' })).status, 202);
+      const run = await t.berth.gc.run({ deleteUntagged: true, graceMs: 0, trigger: 'test' });
+      assert.deepEqual(run.manifests.filter((m) => m.repository === repo).map((m) => m.digest), [idx.present], 'the child goes once nothing needs it; the absent child was never there to delete');
+      assert.equal((await fetch(`${t.url}/v2/${repo}/manifests/${idx.present}`, { method: 'HEAD' })).status, 404);
+    });
+
     it('refuses elsewhere: other repositories, a name that only starts like the namespace, a sibling of a listed repository', async () => {
       for (const repo of ['plain/app', 'mirrorx/app', 'mirror', 'solo/app2', 'solo']) {
         const idx = await sparseIndex(t.url, repo);
