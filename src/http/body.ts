@@ -18,6 +18,22 @@ export async function readBoundedBody(req: IncomingMessage, limit: number, tooLa
   return Buffer.concat(chunks, total);
 }
 
+/**
+ * A small JSON body (Content-Type application/json) read whole and parsed,
+ * for the management APIs; `what` names the bodies in the too-large error
+ * ("policy bodies are limited to …"). Validation is the caller's job.
+ */
+export async function readJsonBody(req: IncomingMessage, limit: number, what: string): Promise<unknown> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json') throw new RegistryError('BERTH_INVALID', 'the body must be application/json', { detail: [{ field: '(body)', message: 'Content-Type must be application/json' }] });
+  const body = await readBoundedBody(req, limit, () => new RegistryError('BERTH_TOO_LARGE', `${what} bodies are limited to ${limit} bytes`));
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    throw new RegistryError('BERTH_INVALID', 'the body is not valid JSON', { detail: [{ field: '(body)', message: 'not valid JSON' }] });
+  }
+}
+
 /** The request's Content-Length, or undefined when absent. */
 export function contentLength(req: IncomingMessage): number | undefined {
   const v = req.headers['content-length'];

@@ -1,5 +1,5 @@
 import { RegistryError } from '../errors/index.js';
-import { readBoundedBody, sendEmpty, sendJson, type RequestContext, type RouteGroup } from '../http/index.js';
+import { readJsonBody, sendEmpty, sendJson, type RequestContext, type RouteGroup } from '../http/index.js';
 import type { PolicyEnforcer } from './enforcer.js';
 import { policyInputSchema, type PolicyActor, type TrustPolicies } from './policies.js';
 
@@ -21,14 +21,7 @@ function actorOf(ctx: RequestContext): PolicyActor {
 }
 
 async function readBody(ctx: RequestContext): Promise<unknown> {
-  const type = (ctx.req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json') throw new RegistryError('BERTH_INVALID', 'the body must be application/json', { detail: [{ field: '(body)', message: 'Content-Type must be application/json' }] });
-  const body = await readBoundedBody(ctx.req, MAX_BODY_BYTES, () => new RegistryError('BERTH_TOO_LARGE', `policy bodies are limited to ${MAX_BODY_BYTES} bytes`));
-  try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch {
-    throw new RegistryError('BERTH_INVALID', 'the body is not valid JSON', { detail: [{ field: '(body)', message: 'not valid JSON' }] });
-  }
+  return readJsonBody(ctx.req, MAX_BODY_BYTES, 'policy');
 }
 
 /**

@@ -1,7 +1,7 @@
 import { RegistryError } from '../../../errors/index.js';
 import type { IdentityService } from '../../../identity/index.js';
 import type { UserRecord } from '../../../metadata/index.js';
-import { readBoundedBody } from '../../body.js';
+import { readJsonBody } from '../../body.js';
 import type { Handler, RequestContext } from '../../context.js';
 
 /** Largest JSON body of a management request. */
@@ -44,14 +44,7 @@ export function api(handler: ApiHandler): Handler {
 
 /** Reads a bounded JSON body (Content-Type application/json). Validation is the services' job. */
 export async function readJson(ctx: RequestContext): Promise<unknown> {
-  const type = (ctx.req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json') throw new RegistryError('BERTH_INVALID', 'the body must be application/json', { detail: [{ field: '(body)', message: 'Content-Type must be application/json' }] });
-  const body = await readBoundedBody(ctx.req, MAX_JSON_BYTES, () => new RegistryError('BERTH_TOO_LARGE', `JSON bodies are limited to ${MAX_JSON_BYTES} bytes`));
-  try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch {
-    throw new RegistryError('BERTH_INVALID', 'the body is not valid JSON', { detail: [{ field: '(body)', message: 'not valid JSON' }] });
-  }
+  return readJsonBody(ctx.req, MAX_JSON_BYTES, 'JSON');
 }
 
 /** An object body, or BERTH_INVALID. */
