@@ -102,7 +102,7 @@ export function prettyTrust(i: DockerTrustInspection): string {
  * A table as docker's formatter writes it (Go's tabwriter: minimum cell
  * width 10, padding 3, spaces; the last column is not padded).
  */
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const all = [header, ...rows];
   const widths = header.map((_, c) => Math.max(10, ...all.map((r) => (r[c] ?? '').length + 3)));
   return all.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] as number))).join('').trimEnd() + '\n').join('');

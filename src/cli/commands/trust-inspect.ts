@@ -5,7 +5,7 @@ import type { MetadataStore } from '../../metadata/index.js';
 import { PolicyEnforcer, resolvePolicy, type RepositoryTrust } from '../../policy/index.js';
 import { Registry } from '../../registry/index.js';
 import { verifySignatures, type SignatureFinding, type TrustedKey } from '../../signatures/index.js';
-import { inspectTrust, prettyTrust, signedTargets, type DockerTrustInspection } from '../../trust/index.js';
+import { dockerTable, inspectTrust, prettyTrust, signedTargets, type DockerTrustInspection } from '../../trust/index.js';
 import { ExitError } from '../exit-error.js';
 import { withStore, type IdentityFlags } from './identity-context.js';
 
@@ -77,22 +77,16 @@ function pretty(i: TrustInspection): string {
     ? `\nTrust policy for ${i.name}: ${i.policy.scope} (${i.policy.mode}, revision ${i.policy.revision})\n\n`
     : `\nNo trust policy applies to ${i.name}\n\n`;
   if (i.tags.length > 0) {
-    out += table(['TAG', 'DIGEST', 'STATE', 'BY OR REASON'], i.tags.map((t) => [
+    out += dockerTable(['TAG', 'DIGEST', 'STATE', 'BY OR REASON'], i.tags.map((t) => [
       t.tag, t.digest.replace(/^sha256:/, ''), t.state,
       t.state === 'verified' ? [...t.by.keys, ...t.by.dctSigners.map((s) => `dct:${s}`)].join(', ') : `${t.reason}: ${t.detail}`,
     ]));
   }
   const rows = i.oci.flatMap((o) => o.signatures.map((f) => [o.tag, f.format, f.via, f.verified ? 'verified' : f.problem ?? 'invalid', f.keyName ?? '-', f.signer ?? '-']));
   out += rows.length > 0
-    ? `\nOCI signatures for ${i.name}\n\n${table(['TAG', 'FORMAT', 'FOUND BY', 'STATE', 'KEY', 'SIGNER'], rows)}`
+    ? `\nOCI signatures for ${i.name}\n\n${dockerTable(['TAG', 'FORMAT', 'FOUND BY', 'STATE', 'KEY', 'SIGNER'], rows)}`
     : `\nNo OCI signatures for ${i.name}\n`;
   return out;
-}
-
-function table(header: string[], rows: string[][]): string {
-  const all = [header, ...rows];
-  const widths = header.map((_, c) => Math.max(10, ...all.map((r) => (r[c] ?? '').length + 3)));
-  return all.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] as number))).join('').trimEnd() + '\n').join('');
 }
 
 /**
