@@ -114,6 +114,51 @@ describe('garbage collection', () => {
     assert.equal(await status(t.url, 'gc/mount-src', 'blobs', old), 200);
   });
 
+  it('a chunked upload that lasts longer than the grace period survives runs meanwhile, even when its bytes were garbage being collected', async () => {
+    const graceMs = 100;
+    const pastGrace = async () => {
+      const until = Date.now() + graceMs + 10;
+      while (Date.now() < until) await new Promise((r) => setTimeout(r, 10)); // until what came before is older than the grace period
+    };
+    // Two uploads: new bytes, and bytes that are also an old unreferenced blob the runs delete meanwhile.
+    const fresh = Buffer.from(`slow chunked ${randomUUID()} `.repeat(200));
+    const revived = Buffer.from(`slow garbage ${randomUUID()} `.repeat(200));
+    const garbage = await pushBlob(t.url, 'gc/slow-garbage', revived.toString());
+    const uploads: { data: Buffer; location: string }[] = [];
+    for (const data of [fresh, revived]) {
+      const start = await fetch(`${t.url}/v2/gc/slow/blobs/uploads/`, { method: 'POST' });
+      assert.equal(start.status, 202);
+      const location = new URL(start.headers.get('location') as string, t.url).toString();
+      const half = data.length / 2;
+      const patch = await fetch(location, { method: 'PATCH', body: new Uint8Array(data.subarray(0, half)), headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `0-${half - 1}` } });
+      assert.equal(patch.status, 202);
+      uploads.push({ data, location: new URL(patch.headers.get('location') as string, t.url).toString() });
+    }
+    await pastGrace();
+    const during = await t.berth.gc.run({ graceMs, deleteUntagged: true, trigger: 'test' });
+    assert.equal(during.blobs.some((b) => b.digest === garbage), true, 'the old garbage went');
+    assert.equal(during.blobs.some((b) => b.digest === sha256(fresh)), false);
+    await pastGrace();
+    const pushed: string[] = [];
+    for (const { data, location } of uploads) {
+      const half = data.length / 2;
+      const patch = await fetch(location, { method: 'PATCH', body: new Uint8Array(data.subarray(half)), headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${half}-${data.length - 1}` } });
+      assert.equal(patch.status, 202);
+      const digest = sha256(data);
+      const done = await fetch(`${new URL(patch.headers.get('location') as string, t.url).toString()}${patch.headers.get('location')?.includes('?') ? '&' : '?'}digest=${digest}`, { method: 'PUT' });
+      assert.equal(done.status, 201, await done.text());
+      pushed.push(digest);
+    }
+    // The completed blobs are recorded fresh: the next run keeps them, and they serve their own bytes.
+    const after = await t.berth.gc.run({ graceMs, deleteUntagged: true, trigger: 'test' });
+    for (const [i, digest] of pushed.entries()) {
+      assert.equal(after.blobs.some((b) => b.digest === digest), false);
+      const res = await fetch(`${t.url}/v2/gc/slow/blobs/${digest}`);
+      assert.equal(res.status, 200);
+      assert.equal(sha256(Buffer.from(await res.arrayBuffer())), digest, `upload ${i}`);
+    }
+  });
+
   it('--delete-untagged: untagged manifests go with their referrers and signatures; children of a tagged index and referrers of kept subjects stay', async () => {
     const url = t.url;
     const repo = 'gc/graph';
