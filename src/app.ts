@@ -17,7 +17,7 @@ import { auditListener, AUDITED_TYPES, EventBus, EventedRegistry, type EventCont
 import type { Logger } from './log/index.js';
 import { createMetadataStore, type MetadataStore } from './metadata/index.js';
 import { JobScheduler } from './jobs/index.js';
-import { Registry, SparsePolicy, UploadPurge } from './registry/index.js';
+import { Registry, SparsePolicy, UploadPurge, type RegistryService } from './registry/index.js';
 import { createStorageDriver, StorageUnavailableError, type StorageDriver } from './storage/index.js';
 
 /** How often retention rules are applied (once across instances). */
@@ -103,6 +103,69 @@ export function storageFromConfig(config: BerthConfig): StorageDriver {
   });
 }
 
+/** What assembleCore builds: the registry core with the pre-hooks and listeners every change goes through. */
+export interface Core {
+  /** The core itself: reads that are not pulls (no events, no pull policies), and what wraps it. */
+  readonly registry: Registry;
+  /** Pre-hooks and listeners around the registry: where features (audit, policies, webhooks) register. */
+  readonly events: EventBus;
+  /** The registry as one actor sees it: every change put to the pre-hooks, every commit an event. */
+  registryFor(context: EventContext): RegistryService;
+  /** The trust policy (its routes and the signature routes ask it for keys). */
+  readonly enforcer: PolicyEnforcer;
+}
+
+export interface CoreOptions {
+  /** Prometheus metrics, when something serves them (the server); null from the CLI. */
+  metrics?: BerthMetrics | null;
+  /** Docker Content Trust, when enabled and its key secret is loaded (the trust policy checks DCT signers with it). */
+  trust?: TrustService | null;
+}
+
+/**
+ * The registry core as every writer must use it: the Registry on the
+ * storage and metadata, and the event bus with its pre-hooks (trust
+ * policy, immutable tags, quotas) and listeners (audit, metrics, signature
+ * cleanup, search index). The server wraps each request's registry with
+ * `registryFor`; the CLI (`berth import`) does the same without HTTP, so a
+ * change gets the same validation, policies and events whichever way it
+ * comes in. Register a new listener or pre-hook here, in one place.
+ * Does no I/O; callers await `events.idle()` before closing the stores.
+ */
+export function assembleCore(config: BerthConfig, metadata: MetadataStore, storage: StorageDriver, logger: Logger, options: CoreOptions = {}): Core {
+  const metrics = options.metrics ?? null;
+  const registry = new Registry({
+    storage,
+    metadata,
+    deleteEnabled: config.storage.deleteEnabled,
+    readOnly: config.storage.readOnly,
+    manifestMaxBytes: config.limits.manifestMaxBytes,
+    sparse: new SparsePolicy(config.manifests.sparse),
+  });
+  const usersFromDatabase = config.auth.kind === 'token' && config.auth.database;
+  const events = new EventBus(logger);
+  // The audit log records content events (pushes, pulls with HEAD, deletes, refusals) when users are Berth's own.
+  if (usersFromDatabase) events.addListener('audit', auditListener(metadata.audit), { types: AUDITED_TYPES });
+  if (metrics) events.addListener('metrics', metrics.eventListener, { types: METRIC_EVENT_TYPES });
+  // OCI signatures go with their subject: deleting a manifest by digest deletes its signature artifacts.
+  if (config.storage.deleteEnabled && !config.storage.readOnly) events.addListener('signatures', signatureCleanupListener(registry, logger), { types: ['manifest.deleted'] });
+  // The search index follows repository events.
+  events.addListener('search-index', searchIndexListener(metadata.search), { types: SEARCH_EVENT_TYPES });
+  // Without hooks or listeners the core is used as it is: nothing to pay on the hot path.
+  const registryFor = (context: EventContext): RegistryService => (events.hasListeners || events.hasPreHooks ? new EventedRegistry(registry, events, context) : registry);
+  // The trust policy: a pull (by tag or digest) needs a signature that verifies under the
+  // policy of its repository, namespace or the registry; signatures are read from the core.
+  const enforcer = new PolicyEnforcer({
+    store: metadata.policies, content: metadata.content, source: registry, verify: verifySignatures, dct: options.trust ?? null, audit: metadata.audit, log: logger,
+  });
+  events.addPreHook('trust-policy', enforcer.hook);
+  // Lifecycle: immutable tags and namespace quotas refuse a change before it is committed.
+  const lifecycle = new LifecycleEnforcer({ store: metadata.lifecycle, content: metadata.content });
+  events.addPreHook('immutable-tags', lifecycle.immutableHook);
+  events.addPreHook('quotas', lifecycle.quotaHook);
+  return { registry, events, registryFor, enforcer };
+}
+
 export async function startBerth(config: BerthConfig, logger: Logger, options: StartOptions = {}): Promise<Berth> {
   const storage = storageFromConfig(config);
   await initStorage(storage, logger);
@@ -144,14 +207,6 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     throw err;
   }
   logger.info(auth.summary, 'access control ready');
-  const registry = new Registry({
-    storage,
-    metadata,
-    deleteEnabled: config.storage.deleteEnabled,
-    readOnly: config.storage.readOnly,
-    manifestMaxBytes: config.limits.manifestMaxBytes,
-    sparse: new SparsePolicy(config.manifests.sparse),
-  });
   // Each check is bounded, so a hung backend reads as unavailable instead of hanging the probe.
   const probe = async (probes: Record<string, () => Promise<unknown>>) => {
     const checks: Record<string, string> = {};
@@ -174,14 +229,6 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   const health = () => probe({ database: () => metadata.ping() });
   const ready = () => probe({ database: () => metadata.ping(), storage: () => (storage.ready ? storage.ready() : storage.list('/')) });
   const usersFromDatabase = config.auth.kind === 'token' && config.auth.database;
-  const events = new EventBus(logger);
-  // The audit log records content events (pushes, pulls with HEAD, deletes, refusals) when users are Berth's own.
-  if (usersFromDatabase) events.addListener('audit', auditListener(metadata.audit), { types: AUDITED_TYPES });
-  // OCI signatures go with their subject: deleting a manifest by digest deletes its signature artifacts.
-  if (metrics) events.addListener('metrics', metrics.eventListener, { types: METRIC_EVENT_TYPES });
-  if (config.storage.deleteEnabled && !config.storage.readOnly) events.addListener('signatures', signatureCleanupListener(registry, logger), { types: ['manifest.deleted'] });
-  // Without hooks or listeners the core is used as it is: nothing to pay on the hot path.
-  const registryFor = (context: EventContext) => (events.hasListeners || events.hasPreHooks ? new EventedRegistry(registry, events, context) : registry);
   // Features contribute route groups: Docker Content Trust (the Notary API) unless trust.enabled is false.
   const groups: RouteGroup[] = [];
   let trust: TrustService | null = null;
@@ -197,18 +244,10 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     trust = new TrustService({ store: metadata.trust, vault });
     groups.push(trustRoutes(trust));
   }
-  // The trust policy: a pull (by tag or digest) needs a signature that verifies under the
-  // policy of its repository, namespace or the registry; signatures are read from the core.
-  const enforcer = new PolicyEnforcer({
-    store: metadata.policies, content: metadata.content, source: registry, verify: verifySignatures, dct: trust, audit: metadata.audit, log: logger,
-  });
-  events.addPreHook('trust-policy', enforcer.hook);
+  const core = assembleCore(config, metadata, storage, logger, { metrics, trust });
+  const { registry, events, registryFor, enforcer } = core;
   groups.push(policyRoutes(new TrustPolicies({ store: metadata.policies, audit: metadata.audit }), enforcer));
-  // Lifecycle: immutable tags and namespace quotas refuse a change before it is committed; retention
-  // removes the tags its rules do not keep, through the core with events, as the system actor.
-  const lifecycle = new LifecycleEnforcer({ store: metadata.lifecycle, content: metadata.content });
-  events.addPreHook('immutable-tags', lifecycle.immutableHook);
-  events.addPreHook('quotas', lifecycle.quotaHook);
+  // Retention removes the tags its rules do not keep, through the core with events, as the system actor.
   const tagRetention = new Retention({
     store: metadata.lifecycle, audit: metadata.audit,
     deleteTag: async (repository, tag, digest) => {
@@ -225,9 +264,9 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   const collector = new GarbageCollector({ metadata, storage: registry.storage, placement: registry.placement, instanceId: registry.instanceId, log: logger });
   const gc = metrics ? metrics.countGcRuns(collector) : collector;
   groups.push(gcRoutes({ collector: gc, metadata, graceMs: config.gc.graceMs, writable: !config.storage.readOnly }));
-  // Search (docker search and the API): the index follows repository events and is reconciled at start
-  // (and hourly below) for events a crash or a full queue lost; only what the caller may pull is answered.
-  events.addListener('search-index', searchIndexListener(metadata.search), { types: SEARCH_EVENT_TYPES });
+  // Search (docker search and the API): the index follows repository events (its listener is in
+  // assembleCore) and is reconciled at start (and hourly below) for events a crash or a full queue
+  // lost; only what the caller may pull is answered.
   await metadata.search.reconcile().then(
     (r) => { if (r.added + r.removed > 0) logger.info(r, 'search index reconciled'); },
     (err: unknown) => logger.warn({ err: (err as Error)?.message }, 'failed to reconcile the search index, retrying within the hour'),
