@@ -122,6 +122,24 @@ describe('lifecycle rules: immutable tags and retention (HTTP)', () => {
     assert.equal(await digestOf('acme/app', 'v1'), moved.digest);
   });
 
+  it('a rule added while a push is under way (its blobs uploaded, its manifest not yet) refuses that manifest; one removed meanwhile lets it in', async () => {
+    const first = await pushed('acme/app', 'rc1');
+    // The client uploads its blobs; then an administrator protects rc*; then the manifest arrives.
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, seed: Math.random() }));
+    await putBlob('acme/app', config);
+    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length }, layers: [] }));
+    const rule = await addRule({ kind: 'immutable', scope: 'repository:acme/app', tags: 'rc*' });
+    const refused = await refusal((await pushImage('acme/app', 'rc1', manifest)).res, 409);
+    assert.equal(refused.code, 'DENIED');
+    assert.equal((refused.detail as { rule: string }).rule, rule.id);
+    assert.equal(await digestOf('acme/app', 'rc1'), first, 'the tag still names what it named before the push');
+    // The same push again once the rule is gone: nothing of the refused attempt is in the way.
+    assert.equal((await api('DELETE', `/lifecycle/rules/${rule.id}`)).status, 204);
+    const retried = await pushImage('acme/app', 'rc1', manifest);
+    assert.equal(retried.res.status, 201, await retried.res.text());
+    assert.equal(await digestOf('acme/app', 'rc1'), sha256(manifest));
+  });
+
   it('holds for every tag of a push by digest with OCI tag parameters (?tag=): one protected tag refuses the whole push', async () => {
     const rule = await addRule({ kind: 'immutable', scope: 'repository:acme/app', tags: 'stable' });
     const first = await pushed('acme/app', 'stable');
@@ -188,6 +206,7 @@ describe('lifecycle rules: immutable tags and retention (HTTP)', () => {
     assert.deepEqual(sorted(added.map((e) => [e.actor, e.target, e.outcome, e.detail.kind ?? e.detail.code])), sorted([
       ['admin', 'namespace:acme', 'success', 'immutable'],
       ['admin', 'repository:acme/app', 'success', 'immutable'],
+      ['admin', 'repository:acme/app', 'success', 'immutable'],
       ['admin', 'acme', 'failure', 'BERTH_INVALID'],
       ['admin', 'namespace:acme', 'failure', 'BERTH_INVALID'],
       ['admin', 'namespace:acme', 'failure', 'BERTH_INVALID'],
@@ -198,7 +217,7 @@ describe('lifecycle rules: immutable tags and retention (HTTP)', () => {
     ]));
     const deleted = await audit('lifecycle.rule.delete');
     assert.deepEqual(sorted(deleted.map((e) => [e.outcome, e.detail.code ?? e.detail.scope])), sorted([
-      ['success', 'namespace:acme'], ['success', 'repository:acme/app'], ['failure', 'BERTH_NOT_FOUND'], ['success', 'repository:acme/ret'], ['success', 'repository:acme/ret'],
+      ['success', 'namespace:acme'], ['success', 'repository:acme/app'], ['success', 'repository:acme/app'], ['failure', 'BERTH_NOT_FOUND'], ['success', 'repository:acme/ret'], ['success', 'repository:acme/ret'],
     ]));
     const runs = await audit('lifecycle.retention.run');
     assert.deepEqual(sorted(runs.map((e) => [e.actor, e.detail.dryRun, e.detail.removed])), sorted([['admin', true, 2], ['admin', false, 2], ['admin', true, 0]]));
