@@ -200,6 +200,12 @@ identityCommand(program, 'gc', 'online garbage collection on the server\'s datab
   .action(async (opts: Opts & { dryRun?: boolean; deleteUntagged?: boolean; grace?: string }) => { await (await import('./commands/gc.js')).gcCommand(opts); });
 identityCommand(program, 'df', 'storage usage per repository (size, shared, unique) and in total, each blob counted once, like docker system df -v')
   .action(async (opts: Opts) => { await (await import('./commands/df.js')).dfCommand(opts); });
+identityCommand(program, 'backup <dir>', 'a consistent backup of the database, the blobs and the data folder\'s secrets into DIR, while the server runs; blobs already in DIR are not copied again')
+  .option('--wait <duration>', 'how long to wait for a running garbage collection to finish (default 10m)')
+  .action(async (dir: string, opts: Opts & { wait?: string }) => { await (await import('./commands/backup.js')).backupCommand(dir, opts); });
+identityCommand(program, 'restore <dir>', 'rebuild a registry from a backup into a new data folder (--data-dir NEW), or the empty database and bucket of --config; every blob is verified')
+  .option('--generation <name>', 'which backup of DIR (default the newest complete one)')
+  .action(async (dir: string, opts: Opts & { generation?: string }) => { await (await import('./commands/backup.js')).restoreCommand(dir, opts); });
 identityCommand(token, 'revoke <user> <id>', 'revoke a token').action(async (u: string, id: string, opts: Opts) => (await import('./commands/token.js')).tokenRevoke(u, id, opts));
 
 try {
