@@ -33,6 +33,8 @@ export type { GcStore, GcBlob, GcRun, GcRunStart, GcRunEnd, ManifestGraph, Repos
 
 export type { SearchStore, SearchHit, SearchQuery, SearchResource, SearchVisibility } from './search-store.js';
 
+export type { NotificationStore, OutboxEntry, DeliveryRecord, DeliveryStatus, DeliveryFilter, EndpointState } from './notification-store.js';
+
 export type { MetadataLog } from './postgres/postgres-store.js';
 
 export type MetadataOptions =

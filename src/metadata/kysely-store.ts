@@ -12,6 +12,7 @@ import { KyselyPolicyStore } from './kysely-policy-store.js';
 import { KyselyLifecycleStore } from './kysely-lifecycle-store.js';
 import { KyselyGcStore } from './kysely-gc-store.js';
 import { KyselySearchStore } from './kysely-search-store.js';
+import { KyselyNotificationStore } from './kysely-notification-store.js';
 import type { MetadataStore, MetadataStores } from './store.js';
 
 /** What a store is built from: the handle's connection, and which SQL flavour it speaks. */
@@ -37,6 +38,7 @@ const storeFactories = {
   lifecycle: ({ db }) => new KyselyLifecycleStore(db),
   gc: ({ db, flavor }) => new KyselyGcStore(db, flavor),
   search: ({ db, flavor }) => new KyselySearchStore(db, flavor),
+  notifications: ({ db, flavor }) => new KyselyNotificationStore(db, flavor),
 } satisfies { [K in keyof MetadataStores]: (connection: StoreConnection) => MetadataStores[K] };
 
 function openStores(connection: StoreConnection): MetadataStores {
@@ -104,6 +106,10 @@ export abstract class KyselyStore implements MetadataStore {
 
   get search(): MetadataStores['search'] {
     return this.stores().search;
+  }
+
+  get notifications(): MetadataStores['notifications'] {
+    return this.stores().notifications;
   }
 
   async init(): Promise<void> {

@@ -336,6 +336,42 @@ function migrations(flavor: Flavor): Record<string, Migration> {
         }
       },
     },
+    // Webhook notifications (notification-store.ts): the outbox, one row per
+    // (event, endpoint) until it is delivered, leased by the instance trying
+    // it; and each endpoint's consecutive failures and backoff.
+    '0013_notifications': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.createTable('notification_outbox')
+          .addColumn('id', key, (c) => c.primaryKey())
+          .addColumn('event_id', 'text', (c) => c.notNull())
+          .addColumn('endpoint', key, (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('repository', 'text', (c) => c.notNull())
+          .addColumn('digest', 'text')
+          .addColumn('tag', 'text')
+          .addColumn('payload', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_attempt_at', 'bigint')
+          .addColumn('last_error', 'text')
+          .addColumn('delivered_at', 'bigint')
+          .addColumn('lease_owner', 'text')
+          .addColumn('lease_until', 'bigint')
+          .execute();
+        await db.schema.createIndex('notification_outbox_claim').on('notification_outbox').columns(['endpoint', 'status', 'created_at']).execute();
+        await db.schema.createIndex('notification_outbox_delivered').on('notification_outbox').columns(['status', 'delivered_at']).execute();
+        await db.schema.createIndex('notification_outbox_created').on('notification_outbox').column('created_at').execute();
+        await db.schema.createTable('notification_endpoints')
+          .addColumn('name', key, (c) => c.primaryKey())
+          .addColumn('consecutive_failures', 'integer', (c) => c.notNull())
+          .addColumn('retry_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_error', 'text')
+          .addColumn('last_failure_at', 'bigint')
+          .addColumn('last_success_at', 'bigint')
+          .execute();
+      },
+    },
   };
 }
 

@@ -75,6 +75,32 @@ export interface Database {
     bytes: number;
     error: string | null;
   };
+  notification_outbox: {
+    id: string;
+    event_id: string;
+    endpoint: string;
+    action: string;
+    repository: string;
+    digest: string | null;
+    tag: string | null;
+    payload: string;
+    status: string;
+    attempts: ColumnType<number, number | undefined, number>;
+    created_at: number;
+    last_attempt_at: number | null;
+    last_error: string | null;
+    delivered_at: number | null;
+    lease_owner: string | null;
+    lease_until: number | null;
+  };
+  notification_endpoints: {
+    name: string;
+    consecutive_failures: number;
+    retry_at: number;
+    last_error: string | null;
+    last_failure_at: number | null;
+    last_success_at: number | null;
+  };
   audit_events: {
     id: string;
     time: number;

@@ -9,6 +9,7 @@ import type { PolicyStore } from './policy-store.js';
 import type { LifecycleStore } from './lifecycle-store.js';
 import type { TrustStore } from './trust-store.js';
 import type { UploadStore } from './upload-store.js';
+import type { NotificationStore } from './notification-store.js';
 
 /**
  * The stores of one metadata database, one per aggregate. Each has its
@@ -39,6 +40,8 @@ export interface MetadataStores {
   readonly gc: GcStore;
   /** The search index of repositories by name and description, filtered by who may pull (search-store.ts). */
   readonly search: SearchStore;
+  /** The webhook outbox: deliveries per (event, endpoint), leased by the instance trying them, and endpoint health (notification-store.ts). */
+  readonly notifications: NotificationStore;
 }
 
 /**
