@@ -198,6 +198,10 @@ identityCommand(program, 'gc', 'online garbage collection on the server\'s datab
   .option('--delete-untagged', 'also delete manifests no tag, tagged index or kept subject needs, with their signatures and referrers')
   .option('--grace <duration>', 'keep what was pushed, uploaded or mounted this recently (default gc.graceperiod, 1h)')
   .action(async (opts: Opts & { dryRun?: boolean; deleteUntagged?: boolean; grace?: string }) => { await (await import('./commands/gc.js')).gcCommand(opts); });
+identityCommand(program, 'fsck', 'check every blob against its digest, every manifest\'s references, every record against the storage; exit 0 when clean, 1 when problems remain')
+  .option('--repair', 'quarantine corrupt blobs, drop records whose bytes or manifest are gone, end broken upload sessions; never deletes valid data')
+  .exitOverride((err) => { throw err.exitCode === 1 ? new CommanderError(2, err.code, err.message) : err; }) // bad usage is 2: 1 means problems remain
+  .action(async (opts: Opts & { repair?: boolean }) => { await (await import('./commands/fsck.js')).fsckCommand(opts); });
 identityCommand(program, 'df', 'storage usage per repository (size, shared, unique) and in total, each blob counted once, like docker system df -v')
   .action(async (opts: Opts) => { await (await import('./commands/df.js')).dfCommand(opts); });
 identityCommand(program, 'backup <dir>', 'a consistent backup of the database, the blobs and the data folder\'s secrets into DIR, while the server runs; blobs already in DIR are not copied again')

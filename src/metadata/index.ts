@@ -31,6 +31,8 @@ export type {
 
 export type { GcStore, GcBlob, GcRun, GcRunStart, GcRunEnd, ManifestGraph, RepositoryUsage, StorageUsage } from './gc-store.js';
 
+export type { FsckStore, FsckBlob, FsckManifest, FsckTag } from './fsck-store.js';
+
 export type { SearchStore, SearchHit, SearchQuery, SearchResource, SearchVisibility } from './search-store.js';
 
 export type { NotificationStore, OutboxEntry, DeliveryRecord, DeliveryStatus, DeliveryFilter, EndpointState } from './notification-store.js';

@@ -13,6 +13,7 @@ import { KyselyLifecycleStore } from './kysely-lifecycle-store.js';
 import { KyselyGcStore } from './kysely-gc-store.js';
 import { KyselySearchStore } from './kysely-search-store.js';
 import { KyselyNotificationStore } from './kysely-notification-store.js';
+import { KyselyFsckStore } from './kysely-fsck-store.js';
 import type { MetadataStore, MetadataStores } from './store.js';
 
 /** What a store is built from: the handle's connection, and which SQL flavour it speaks. */
@@ -39,6 +40,7 @@ const storeFactories = {
   gc: ({ db, flavor }) => new KyselyGcStore(db, flavor),
   search: ({ db, flavor }) => new KyselySearchStore(db, flavor),
   notifications: ({ db, flavor }) => new KyselyNotificationStore(db, flavor),
+  fsck: ({ db, flavor }) => new KyselyFsckStore(db, flavor),
 } satisfies { [K in keyof MetadataStores]: (connection: StoreConnection) => MetadataStores[K] };
 
 function openStores(connection: StoreConnection): MetadataStores {
@@ -110,6 +112,10 @@ export abstract class KyselyStore implements MetadataStore {
 
   get notifications(): MetadataStores['notifications'] {
     return this.stores().notifications;
+  }
+
+  get fsck(): MetadataStores['fsck'] {
+    return this.stores().fsck;
   }
 
   async init(): Promise<void> {

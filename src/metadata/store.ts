@@ -1,6 +1,7 @@
 import type { AuditStore } from './audit-store.js';
 import type { ContentStore } from './content-store.js';
 import type { GcStore } from './gc-store.js';
+import type { FsckStore } from './fsck-store.js';
 import type { SearchStore } from './search-store.js';
 import type { IdentityStore } from './identity-store.js';
 import type { LeaseStore } from './lease-store.js';
@@ -42,6 +43,8 @@ export interface MetadataStores {
   readonly search: SearchStore;
   /** The webhook outbox: deliveries per (event, endpoint), leased by the instance trying them, and endpoint health (notification-store.ts). */
   readonly notifications: NotificationStore;
+  /** What `berth fsck` reads page by page, and the conditional changes of its repairs (fsck-store.ts). */
+  readonly fsck: FsckStore;
 }
 
 /**

@@ -15,6 +15,7 @@ import { runTrustSuite } from '../trust-suite.js';
 import { runLoginAttemptSuite } from '../login-attempt-suite.js';
 import { runPolicySuite } from '../policy-suite.js';
 import { runLifecycleSuite } from '../lifecycle-suite.js';
+import { runFsckSuite } from '../fsck-suite.js';
 import { PostgresStore } from './postgres-store.js';
 import { migrationProvider } from '../migrations.js';
 import {
@@ -25,7 +26,7 @@ const skipReason = postgresSkipReason();
 
 // Every suite opens a scratch database of its own.
 const scratches = new Map<MetadataStore, ScratchDatabase>();
-for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite, runTrustSuite, runLoginAttemptSuite, runPolicySuite, runLifecycleSuite]) {
+for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite, runTrustSuite, runLoginAttemptSuite, runPolicySuite, runLifecycleSuite, runFsckSuite]) {
   run({
     name: 'postgres',
     skipReason,

@@ -12,6 +12,7 @@ import { runTrustSuite } from '../trust-suite.js';
 import { runLoginAttemptSuite } from '../login-attempt-suite.js';
 import { runPolicySuite } from '../policy-suite.js';
 import { runLifecycleSuite } from '../lifecycle-suite.js';
+import { runFsckSuite } from '../fsck-suite.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import BetterSqlite from 'better-sqlite3';
@@ -20,7 +21,7 @@ import { SqliteStore, withStatementCache } from './sqlite-store.js';
 
 // Every suite opens a database file of its own.
 const dirs = new Map<MetadataStore, string>();
-for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite, runTrustSuite, runLoginAttemptSuite, runPolicySuite, runLifecycleSuite]) {
+for (const run of [runMetadataSuite, runContentSuite, runUploadSuite, runLeaseSuite, runIdentitySuite, runAuditSuite, runTrustSuite, runLoginAttemptSuite, runPolicySuite, runLifecycleSuite, runFsckSuite]) {
   run({
     name: 'sqlite (file, WAL)',
     async create() {
