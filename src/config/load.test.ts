@@ -130,23 +130,137 @@ test('unknown keys are errors, all reported at once, with the key meant; --lenie
 test('registry:2 sections that would change what clients see are refused; harmless ones are warned about', async () => {
   await withFile([
     'proxy:\n  remoteurl: https://registry-1.docker.io',
-    'notifications:\n  endpoints:\n    - name: hook\n      url: https://example.com/hook',
     'middleware:\n  storage:\n    - name: cloudfront',
     'redis:\n  addr: localhost:6379',
     'health:\n  storagedriver:\n    enabled: true',
   ].join('\n'), async (file) => {
     const { config, errors, warnings } = await loadConfig({ file, env: {} });
     assert.equal(config, null);
-    assert.deepEqual(errors.map((e) => e.split(':')[0]).sort(), ['middleware', 'notifications', 'proxy']);
+    assert.deepEqual(errors.map((e) => e.split(':')[0]).sort(), ['middleware', 'proxy']);
     assert.match(errors.find((e) => e.startsWith('proxy')) ?? '', /pull-through caching is not supported yet/);
-    assert.match(errors.find((e) => e.startsWith('notifications')) ?? '', /Remove notifications\.endpoints/);
     assert.deepEqual(warnings.map((w) => w.split(':')[0]).sort(), ['health', 'redis']);
   });
-  await withFile('notifications:\n  endpoints: []\nproxy: {}\n', async (file) => {
+  await withFile('proxy: {}\n', async (file) => {
     const { config, warnings } = await loadConfig({ file, env: {} });
     assert.ok(config, 'empty sections ask for nothing');
-    assert.deepEqual(warnings.map((w) => w.split(':')[0]).sort(), ['notifications', 'proxy']);
+    assert.deepEqual(warnings.map((w) => w.split(':')[0]).sort(), ['proxy']);
   });
+});
+
+test('notifications: registry:2 endpoints load as written, with registry:2\'s defaults', async () => {
+  await withFile([
+    'notifications:',
+    '  events:',
+    '    includereferences: true',
+    '  endpoints:',
+    '    - name: alistener',
+    '      url: https://mylistener.example.com/event',
+    '      headers:',
+    '        Authorization: [Bearer s3cret-token]',
+    '        X-Many: [one, two]',
+    '      timeout: 500ms',
+    '      threshold: 5',
+    '      backoff: 1s',
+    '      ignoredmediatypes:',
+    '        - application/octet-stream',
+    '      ignore:',
+    '        mediatypes: [application/vnd.oci.image.index.v1+json, application/octet-stream]',
+    '        actions: [pull]',
+    '    - name: plain',
+    '      disabled: true',
+    '      url: http://127.0.0.1:9000/hook',
+    '      threshold: 0',
+    '      timeout: 0s',
+    '    - name: ce',
+    '      url: http://127.0.0.1:9000/ce',
+    '      format: cloudevents',
+  ].join('\n'), async (file) => {
+    const { config, errors, warnings } = await loadConfig({ file, env: {} });
+    assert.deepEqual(errors, []);
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(config?.notifications, {
+      includeReferences: true,
+      endpoints: [
+        {
+          name: 'alistener', url: 'https://mylistener.example.com/event', disabled: false,
+          headers: { Authorization: ['Bearer s3cret-token'], 'X-Many': ['one', 'two'] },
+          timeoutMs: 500, threshold: 5, backoffMs: 1000,
+          ignoredMediaTypes: ['application/octet-stream', 'application/vnd.oci.image.index.v1+json'], ignoredActions: ['pull'], format: 'distribution',
+        },
+        // Zero means registry:2's default (timeout 1s, threshold 10, backoff 1s).
+        { name: 'plain', url: 'http://127.0.0.1:9000/hook', disabled: true, headers: {}, timeoutMs: 1000, threshold: 10, backoffMs: 1000, ignoredMediaTypes: [], ignoredActions: [], format: 'distribution' },
+        { name: 'ce', url: 'http://127.0.0.1:9000/ce', disabled: false, headers: {}, timeoutMs: 1000, threshold: 10, backoffMs: 1000, ignoredMediaTypes: [], ignoredActions: [], format: 'cloudevents' },
+      ],
+    });
+  });
+  const none = await loadConfig({ env: {} });
+  assert.deepEqual(none.config?.notifications, { includeReferences: false, endpoints: [] });
+  const empty = await loadConfig({ env: { REGISTRY_NOTIFICATIONS_ENDPOINTS: '[]' } });
+  assert.deepEqual(empty.config?.notifications.endpoints, []);
+});
+
+test('notifications: REGISTRY_NOTIFICATIONS_* set the list (as YAML or JSON, as registry:2 reads it) and the events section', async () => {
+  const { config, errors } = await loadConfig({ env: {
+    REGISTRY_NOTIFICATIONS_ENDPOINTS: JSON.stringify([{ name: 'hook', url: 'http://hooks.internal/registry', headers: { Authorization: ['Bearer s3cret'] }, backoff: '250ms' }]),
+    REGISTRY_NOTIFICATIONS_EVENTS_INCLUDEREFERENCES: 'true',
+  } });
+  assert.deepEqual(errors, []);
+  assert.equal(config?.notifications.includeReferences, true);
+  assert.deepEqual(config?.notifications.endpoints.map((e) => [e.name, e.url, e.headers.Authorization, e.backoffMs]), [['hook', 'http://hooks.internal/registry', ['Bearer s3cret'], 250]]);
+  const yaml = await loadConfig({ env: { REGISTRY_NOTIFICATIONS_ENDPOINTS: '- name: a\n  url: https://a.example/x\n  ignore: {actions: [pull, mount]}' } });
+  assert.deepEqual(yaml.errors, []);
+  assert.deepEqual(yaml.config?.notifications.endpoints[0]?.ignoredActions, ['pull', 'mount']);
+});
+
+test('notifications: unknown keys (other registries\' maxretries, queuepurge) and bad values are refused, naming the key', async () => {
+  await withFile([
+    'notifications:',
+    '  endpoints:',
+    '    - name: a',
+    '      url: https://a.example/x',
+    '      maxretries: 5',
+    '      ignore:',
+    '        tags: [latest]',
+  ].join('\n'), async (file) => {
+    const { config, errors } = await loadConfig({ file, env: {} });
+    assert.equal(config, null);
+    assert.deepEqual(errors, [
+      'notifications.endpoints.0.maxretries: unknown key (run with --lenient to ignore unknown keys)',
+      'notifications.endpoints.0.ignore.tags: unknown key (run with --lenient to ignore unknown keys)',
+    ]);
+  });
+  const fromEnv = await loadConfig({ env: { REGISTRY_NOTIFICATIONS_ENDPOINTS: '[{name: a, url: "http://a/x", queuepurge: true}]' } });
+  assert.deepEqual(fromEnv.errors, ['notifications.endpoints.0.queuepurge: unknown key (run with --lenient to ignore unknown keys)']);
+  const lenient = await loadConfig({ env: { REGISTRY_NOTIFICATIONS_ENDPOINTS: '[{name: a, url: "http://a/x", queuepurge: true}]' }, lenient: true });
+  assert.deepEqual(lenient.errors, []);
+  assert.deepEqual(lenient.warnings, ['notifications.endpoints.0.queuepurge: unknown key (ignored: --lenient)']);
+
+  const cases: [unknown, RegExp][] = [
+    [[{ url: 'http://a/x' }], /^notifications\.endpoints\.0\.name: /],
+    [[{ name: 'has space', url: 'http://a/x' }], /^notifications\.endpoints\.0\.name: expected a name of letters/],
+    [[{ name: 'a' }], /^notifications\.endpoints\.0\.url: /],
+    [[{ name: 'a', url: 'ftp://a/x' }], /^notifications\.endpoints\.0\.url: expected an http:\/\/ or https:\/\/ URL$/],
+    [[{ name: 'a', url: 'not a url' }], /^notifications\.endpoints\.0\.url: expected an http:\/\/ or https:\/\/ URL$/],
+    [[{ name: 'a', url: 'http://a/x', timeout: 'soon' }], /^notifications\.endpoints\.0\.timeout: expected a duration/],
+    [[{ name: 'a', url: 'http://a/x', backoff: 'later' }], /^notifications\.endpoints\.0\.backoff: expected a duration/],
+    [[{ name: 'a', url: 'http://a/x', threshold: -1 }], /^notifications\.endpoints\.0\.threshold: /],
+    [[{ name: 'a', url: 'http://a/x', headers: { Authorization: 'Bearer x' } }], /^notifications\.endpoints\.0\.headers\.Authorization: expected a list of values/],
+    [[{ name: 'a', url: 'http://a/x', headers: { 'Content-Type': ['text/plain'] } }], /^notifications\.endpoints\.0\.headers\.Content-Type: set by Berth; remove it$/],
+    [[{ name: 'a', url: 'http://a/x', headers: { 'Bad Name': ['x'] } }], /^notifications\.endpoints\.0\.headers: "Bad Name" is not a valid header name$/],
+    [[{ name: 'a', url: 'http://a/x', ignore: { actions: ['scan'] } }], /^notifications\.endpoints\.0\.ignore\.actions\.0: /],
+    [[{ name: 'a', url: 'http://a/x', format: 'xml' }], /^notifications\.endpoints\.0\.format: /],
+    [[{ name: 'a', url: 'http://a/x' }, { name: 'a', url: 'http://b/x' }], /^notifications\.endpoints\.1\.name: "a" names another endpoint too; names must be unique$/],
+    ['sample', /^notifications\.endpoints: expected a list of endpoints \(in REGISTRY_NOTIFICATIONS_ENDPOINTS: a YAML or JSON list\)$/],
+  ];
+  for (const [value, expected] of cases) {
+    const { config, errors } = await loadConfig({ env: { REGISTRY_NOTIFICATIONS_ENDPOINTS: typeof value === 'string' ? value : JSON.stringify(value) } });
+    assert.equal(config, null, JSON.stringify(value));
+    assert.equal(errors.length, 1, `${JSON.stringify(value)}: ${errors.join('; ')}`);
+    assert.match(errors[0] ?? '', expected);
+  }
+  // A secret in a header never appears in a message about it.
+  const secret = await loadConfig({ env: { REGISTRY_NOTIFICATIONS_ENDPOINTS: JSON.stringify([{ name: 'a', url: 'http://a/x', headers: { Authorization: 'Bearer sup3rs3cret' } }]) } });
+  assert.doesNotMatch(secret.errors.join('\n'), /sup3rs3cret/);
 });
 
 test('invalid values stop the start with a message naming the key', async () => {

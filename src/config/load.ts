@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type WrittenConfig } from './schema.js';
+import { configSchema, endpointsFromText, type WrittenConfig } from './schema.js';
 import { parseDuration } from './duration.js';
 import { parseAddressRange } from './address-range.js';
 import type { BerthConfig, S3Config } from './resolved.js';
@@ -52,9 +52,6 @@ const REFUSED_SECTIONS: Record<string, (v: unknown) => string | null> = {
   proxy: (v) => (isPlainObject(v) && (v.remoteurl !== undefined || Object.keys(v).length > 0)
     ? 'pull-through caching is not supported yet: Berth would run as a plain registry instead of a cache of the remote. Remove the proxy section (or keep registry:2 as the cache in front of Berth)'
     : null),
-  notifications: (v) => (isPlainObject(v) && Array.isArray(v.endpoints) && v.endpoints.length > 0
-    ? 'webhook notifications are not supported yet: the endpoints would never be called. Remove notifications.endpoints'
-    : null),
   middleware: (v) => (isPlainObject(v) && Object.values(v).some((m) => Array.isArray(m) ? m.length > 0 : m !== null && m !== undefined)
     ? 'storage, registry and repository middleware (cloudfront, redirect, …) are not supported: clients would be served differently. Remove the middleware section (storage.redirect and http.accelredirect cover the common cases)'
     : null),
@@ -77,7 +74,7 @@ const BERTH_ENV: Record<string, string[]> = {
 };
 
 type AnySchema = z.ZodType;
-type Def = { type: string; innerType?: AnySchema; shape?: Record<string, AnySchema>; catchall?: AnySchema; out?: AnySchema };
+type Def = { type: string; innerType?: AnySchema; shape?: Record<string, AnySchema>; catchall?: AnySchema; out?: AnySchema; element?: AnySchema };
 
 function defOf(schema: AnySchema): Def {
   return (schema as unknown as { def: Def }).def;
@@ -160,8 +157,18 @@ function collectUnknownKeys(schema: AnySchema, value: unknown, at: string[], pro
       problems.warnings.push(`${dotted}: accepted for compatibility with registry:2, has no effect in Berth`);
       continue;
     }
-    if (!isOpenMap(sub)) collectUnknownKeys(sub, child, p, problems, lenient);
+    // A list of sections (notifications.endpoints): each item's keys are checked the same way, as key.N.name.
+    const element = listElement(sub);
+    if (element && Array.isArray(child)) child.forEach((item, i) => collectUnknownKeys(element, item, [...p, String(i)], problems, lenient));
+    else if (!isOpenMap(sub)) collectUnknownKeys(sub, child, p, problems, lenient);
   }
+}
+
+/** The item schema of a list (through a preprocess step), or null. */
+function listElement(schema: AnySchema): AnySchema | null {
+  let d = defOf(unwrap(schema));
+  if (d.type === 'pipe' && d.out) d = defOf(unwrap(d.out));
+  return d.type === 'array' && d.element ? d.element : null;
 }
 
 function setPath(target: Record<string, unknown>, keys: string[], value: unknown): void {
@@ -250,6 +257,9 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadResult>
   }
   collectUnknownKeys(configSchema, raw, [], { errors, warnings }, options.lenient ?? false);
   applyEnv(raw, env, warnings);
+  // The endpoints list may come whole from the environment (as YAML): its keys are checked as a file's would be.
+  const endpointsEnv = env.REGISTRY_NOTIFICATIONS_ENDPOINTS;
+  if (endpointsEnv !== undefined) collectUnknownKeys(configSchema, { notifications: { endpoints: endpointsFromText(endpointsEnv) } }, [], { errors, warnings }, options.lenient ?? false);
   if (options.flags?.addr) setPath(raw, ['http', 'addr'], options.flags.addr);
   if (options.flags?.dataDir) setPath(raw, ['datadir'], options.flags.dataDir);
 
@@ -408,6 +418,7 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
       keySecretFile: path.resolve(cwd, c.trust?.keysecretfile ?? path.join(dataDir, 'keys', 'trust-key-secret')),
     },
     metrics: resolveMetrics(c, port, errors),
+    notifications: resolveNotifications(c, errors),
     manifests: {
       sparse: { repositories: c.manifests?.sparse?.repositories ?? [], namespaces: c.manifests?.sparse?.namespaces ?? [] },
     },
@@ -490,6 +501,44 @@ function resolveMetrics(c: WrittenConfig, port: number, errors: string[]): Berth
     main: m?.enabled ? { token: m.token ?? null } : null,
     debug: listener && { ...listener, metricsPath: debug?.prometheus?.enabled ? (debug.prometheus.path ?? '/metrics') : null },
   };
+}
+
+/**
+ * registry:2's notifications: its defaults (timeout 1s, threshold 10, backoff
+ * 1s; zero or absent means the default), ignoredmediatypes and
+ * ignore.mediatypes merged, names unique (they key the outbox and metrics).
+ */
+function resolveNotifications(c: WrittenConfig, errors: string[]): BerthConfig['notifications'] {
+  const n = c.notifications;
+  const positive = (v: string | number | undefined, fallback: number) => {
+    const ms = v === undefined ? null : parseDuration(v);
+    return ms === null || ms <= 0 ? fallback : ms;
+  };
+  const seen = new Set<string>();
+  const endpoints = (n?.endpoints ?? []).map((e, i) => {
+    if (seen.has(e.name)) errors.push(`notifications.endpoints.${i}.name: ${JSON.stringify(e.name)} names another endpoint too; names must be unique`);
+    seen.add(e.name);
+    const headers: Record<string, readonly string[]> = {};
+    for (const [name, values] of Object.entries(e.headers ?? {})) {
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) errors.push(`notifications.endpoints.${i}.headers: ${JSON.stringify(name)} is not a valid header name`);
+      else if (/^(content-type|content-length|host|transfer-encoding|connection)$/i.test(name)) errors.push(`notifications.endpoints.${i}.headers.${name}: set by Berth; remove it`);
+      else if (values.some((v) => /[\r\n\0]/.test(v))) errors.push(`notifications.endpoints.${i}.headers.${name}: a value holds a line break`);
+      else headers[name] = values;
+    }
+    return {
+      name: e.name,
+      url: e.url,
+      disabled: e.disabled ?? false,
+      headers,
+      timeoutMs: positive(e.timeout, 1000),
+      threshold: e.threshold !== undefined && e.threshold > 0 ? e.threshold : 10,
+      backoffMs: positive(e.backoff, 1000),
+      ignoredMediaTypes: [...new Set([...(e.ignoredmediatypes ?? []), ...(e.ignore?.mediatypes ?? [])])],
+      ignoredActions: [...new Set(e.ignore?.actions ?? [])],
+      format: e.format ?? 'distribution',
+    };
+  });
+  return { includeReferences: n?.events?.includereferences ?? false, endpoints };
 }
 
 function resolveDatabase(c: WrittenConfig, dataDir: string, cwd: string, errors: string[], warnings: string[]): BerthConfig['database'] {

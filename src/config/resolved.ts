@@ -62,6 +62,8 @@ export interface BerthConfig {
     readonly main: { readonly token: string | null } | null;
     readonly debug: { readonly host: string; readonly port: number; readonly metricsPath: string | null } | null;
   };
+  /** Webhook notifications (notifications.*): the endpoints, disabled ones included, and whether manifest events list their references. */
+  readonly notifications: { readonly includeReferences: boolean; readonly endpoints: readonly NotificationEndpointConfig[] };
   readonly manifests: { readonly sparse: { readonly repositories: readonly string[]; readonly namespaces: readonly string[] } };
   readonly limits: {
     readonly manifestMaxBytes: number;
@@ -126,3 +128,18 @@ export type AuthConfig =
       readonly ttlSeconds: number;
       readonly limits: LoginLimits;
     };
+
+/** One notifications.endpoints entry, resolved (registry:2's defaults applied; durations in ms). Headers may hold secrets: never logged. */
+export interface NotificationEndpointConfig {
+  readonly name: string;
+  readonly url: string;
+  readonly disabled: boolean;
+  readonly headers: Readonly<Record<string, readonly string[]>>;
+  readonly timeoutMs: number;
+  readonly threshold: number;
+  readonly backoffMs: number;
+  /** ignoredmediatypes and ignore.mediatypes together. */
+  readonly ignoredMediaTypes: readonly string[];
+  readonly ignoredActions: readonly ('push' | 'pull' | 'delete' | 'mount')[];
+  readonly format: 'distribution' | 'cloudevents';
+}

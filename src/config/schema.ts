@@ -1,3 +1,4 @@
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 
@@ -35,6 +36,36 @@ const REPOSITORY_NAME_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+
 const repositoryNames = (description: string) =>
   z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v),
     z.array(z.string().max(255).regex(REPOSITORY_NAME_RE, { message: 'expected a repository name such as team/app (lower case, digits, . _ - and / between components)' }))).describe(description);
+
+/** registry:2 reads a list from the environment as YAML (REGISTRY_NOTIFICATIONS_ENDPOINTS='[{name: a, url: ...}]'). */
+export function endpointsFromText(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  try {
+    return parseYaml(v) as unknown;
+  } catch {
+    return v;
+  }
+}
+
+const ENDPOINT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const NOTIFICATION_ACTIONS = ['push', 'pull', 'delete', 'mount'] as const;
+
+/** One registry:2 notification endpoint; unknown keys are refused by the loader like any other. */
+const notificationEndpoint = z.object({
+  name: z.string().regex(ENDPOINT_NAME_RE, { message: 'expected a name of letters, digits, . _ - (at most 64), unique among the endpoints' }).describe('Names the endpoint in logs, metrics and the API.'),
+  url: z.string().refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), { message: 'expected an http:// or https:// URL' }).describe('Where events are POSTed.'),
+  disabled: bool('Skip this endpoint: nothing is queued for it.').optional(),
+  headers: z.record(z.string(), z.array(z.string(), { error: 'expected a list of values, e.g. Authorization: [Bearer TOKEN]' })).optional().describe('Static headers added to every request; each value is a list, as in registry:2. Never logged.'),
+  timeout: duration('How long one delivery may take, connection to response (default 1s).').optional(),
+  threshold: int('Consecutive failures after which the endpoint counts as failing and deliveries wait backoff between tries (default 10; 0 means the default, as in registry:2).').optional(),
+  backoff: duration('Wait between tries once the endpoint is failing; doubled per further failure up to 64 times this (default 1s).').optional(),
+  ignoredmediatypes: z.array(z.string()).optional().describe('Target media types whose events are not sent (e.g. application/octet-stream for blobs).'),
+  ignore: z.object({
+    mediatypes: z.array(z.string()).optional().describe('Target media types whose events are not sent.'),
+    actions: z.array(z.enum(NOTIFICATION_ACTIONS)).optional().describe('Actions whose events are not sent: push, pull, delete, mount.'),
+  }).optional().describe('Events not sent to this endpoint.'),
+  format: z.enum(['distribution', 'cloudevents']).optional().describe('Berth: the body of each request: distribution (registry:2\'s envelope, the default) or cloudevents (one CloudEvents 1.0 event, structured JSON mode).'),
+});
 
 /** Sections of registry:2's config that Berth accepts but does not act on. */
 const ignoredSection = (description: string) => z.unknown().optional().describe(`${description} (accepted for compatibility with registry:2; ignored by Berth)`);
@@ -188,7 +219,13 @@ export const configSchema = z.object({
     addr: str('An extra listener, HOST:PORT or :PORT, that serves only the Notary API (plus /v2/, the token endpoint and health), as a separate Notary server would (e.g. :4443 for DOCKER_CONTENT_TRUST_SERVER=https://registry.example.com:4443). It uses http.tls when set. The API stays on Berth\'s own address too.').optional(),
     keysecretfile: str('File holding the secret (at least 32 bytes) that seals the private keys Berth holds for trust data (timestamp and snapshot keys); default <datadir>/keys/trust-key-secret, created on first start. Share it between instances, and back it up with the database.').optional(),
   }).optional().describe('Docker Content Trust (Berth).'),
-  notifications: refusedSection('Webhook notifications', 'refused when it lists endpoints (webhooks are not supported yet)'),
+  notifications: z.object({
+    endpoints: z.preprocess(endpointsFromText, z.array(notificationEndpoint, { error: 'expected a list of endpoints (in REGISTRY_NOTIFICATIONS_ENDPOINTS: a YAML or JSON list)' })).optional()
+      .describe('Webhook endpoints (registry:2 keys: name, url, headers, timeout, threshold, backoff, ignoredmediatypes, ignore.mediatypes, ignore.actions, disabled; Berth adds format). Every push, pull, mount and delete is written to an outbox in the database and POSTed to each endpoint at least once, retried with backoff. In REGISTRY_NOTIFICATIONS_ENDPOINTS, the whole list as YAML or JSON. See docs/notifications.md.'),
+    events: z.object({
+      includereferences: bool('Manifest push and pull events list the manifest\'s references (config, layers, child manifests) in target.references (default false).').optional(),
+    }).optional().describe('What events carry (registry:2).'),
+  }).optional().describe('Webhook notifications (registry:2). See docs/notifications.md.'),
   redis: ignoredSection('Redis cache'),
   health: ignoredSection('Health checks'),
   proxy: refusedSection('Pull-through cache', 'refused when set (pull-through caching is not supported yet)'),
