@@ -37,6 +37,9 @@ export interface ImportCore {
   registryFor(context: EventContext): RegistryService;
 }
 
+/** Who imports: stamped on the events and the audit log (the CLI's is a system actor naming the OS user). */
+export type ImportContext = EventContext;
+
 /** `--to REPO[:TAG]`. */
 export interface ImportTarget {
   repository: string;
@@ -61,7 +64,7 @@ export interface PlanOptions {
 
 export interface ImportOptions extends PlanOptions {
   /** Who imports, stamped on the events and the audit log. */
-  context: EventContext;
+  context: ImportContext;
 }
 
 /** A blob the file holds. */
