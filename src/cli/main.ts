@@ -198,6 +198,10 @@ identityCommand(program, 'gc', 'online garbage collection on the server\'s datab
   .option('--delete-untagged', 'also delete manifests no tag, tagged index or kept subject needs, with their signatures and referrers')
   .option('--grace <duration>', 'keep what was pushed, uploaded or mounted this recently (default gc.graceperiod, 1h)')
   .action(async (opts: Opts & { dryRun?: boolean; deleteUntagged?: boolean; grace?: string }) => { await (await import('./commands/gc.js')).gcCommand(opts); });
+identityCommand(program, 'fsck', 'check every blob against its digest, every manifest\'s references, every record against the storage; exit 0 when clean, 1 when problems remain')
+  .option('--repair', 'quarantine corrupt blobs, drop records whose bytes or manifest are gone, end broken upload sessions; never deletes valid data')
+  .exitOverride((err) => { throw err.exitCode === 1 ? new CommanderError(2, err.code, err.message) : err; }) // bad usage is 2: 1 means problems remain
+  .action(async (opts: Opts & { repair?: boolean }) => { await (await import('./commands/fsck.js')).fsckCommand(opts); });
 identityCommand(program, 'import <file...>', 'import docker save tarballs and OCI image layouts (folders or tars, gzip or not) through the registry core (validation, quotas, immutable tags, events), safe while the server runs; a bad file refuses the whole import')
   .option('--to <repo[:tag]>', 'where the images go (default: the names the file carries); REPO keeps each image\'s tag')
   .option('--expect-id <id>', 'refuse unless the image ID (config digest, sha256:…) is this one, as docker images shows it after docker load')
