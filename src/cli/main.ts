@@ -215,6 +215,10 @@ identityCommand(program, 'backup <dir>', 'a consistent backup of the database, t
 identityCommand(program, 'restore <dir>', 'rebuild a registry from a backup into a new data folder (--data-dir NEW), or the empty database and bucket of --config; every blob is verified')
   .option('--generation <name>', 'which backup of DIR (default the newest complete one)')
   .action(async (dir: string, opts: Opts & { generation?: string }) => { await (await import('./commands/backup.js')).restoreCommand(dir, opts); });
+identityCommand(program, 'export <ref...>', 'write REPO:TAG or REPO@DIGEST images, with their children, referrers, cosign signatures and Docker Content Trust data, as a verifiable bundle (an OCI image layout tar with berth-bundle.json) for `berth import` on another Berth')
+  .requiredOption('-o, --output <file>', 'the bundle to write (a .tar)')
+  .option('--no-trust', 'leave the Docker Content Trust data out')
+  .action(async (refs: string[], opts: Opts & { output: string; trust?: boolean }) => { await (await import('./commands/export.js')).exportCommand(refs, opts); });
 identityCommand(token, 'revoke <user> <id>', 'revoke a token').action(async (u: string, id: string, opts: Opts) => (await import('./commands/token.js')).tokenRevoke(u, id, opts));
 
 try {
