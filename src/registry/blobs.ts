@@ -1,11 +1,12 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { RegistryError } from '../errors/index.js';
 import type { BlobRecord, ContentStore, MetadataStores } from '../metadata/index.js';
-import { PathNotFoundError, type StorageDriver } from '../storage/index.js';
+import { PathNotFoundError, SizeMismatchError, type StorageDriver } from '../storage/index.js';
 import type { GuardOptions } from './changes.js';
 import { assertRepositoryName, isValidRepositoryName, parseDigest } from './names.js';
 import type { BlobPlacement } from './placement.js';
 import type { ByteRange, ReadOptions } from './service.js';
+import { corruptBlob, SMALL_BLOB_BYTES, verifiedBytes, verifyWhole } from './verified-read.js';
 import type { WritePolicy } from './write-policy.js';
 
 export interface BlobsOptions {
@@ -14,6 +15,8 @@ export interface BlobsOptions {
   metadata: Pick<MetadataStores, 'content'>;
   placement: BlobPlacement;
   policy: WritePolicy;
+  /** Verify blobs' bytes against their digest as they are served (storage.verifyreads); default true. */
+  verifyReads?: boolean | undefined;
 }
 
 /**
@@ -38,15 +41,58 @@ export class Blobs {
     return blob;
   }
 
-  /** Opens a blob's bytes (optionally a range already validated against its size). */
+  /**
+   * Opens a blob's bytes (optionally a range already validated against its
+   * size). Never hands out bytes that fail verification (unless
+   * `verifyReads` is off): a blob whose stored size differs from its record
+   * is refused with BERTH_BLOB_CORRUPT before any byte; a small one
+   * (SMALL_BLOB_BYTES) is read whole and checked before this returns; a
+   * larger one is hashed as it streams, and its last bytes wait for the
+   * digest (verified-read.ts), so the stream fails instead of ending with
+   * wrong content. A range is served from a read of the whole blob, so it
+   * is verified too.
+   */
   async open(blob: BlobRecord, range: ByteRange | null, signal?: AbortSignal): Promise<Readable> {
+    const { storage } = this.options;
     const path = this.options.placement.location(blob);
+    const verify = this.options.verifyReads ?? true;
+    return this.mapReadErrors(blob, async () => {
+      if (verify && blob.size <= SMALL_BLOB_BYTES) {
+        const data = await this.readSmall(blob);
+        const part = range ? data.subarray(range.start, range.end + 1) : data;
+        return Readable.from(part.length > 0 ? [part] : [], { objectMode: false });
+      }
+      if (!verify) {
+        const part = range ? { offset: range.start, length: range.end - range.start + 1 } : {};
+        return storage.reader(path, { ...part, signal, expectedSize: blob.size });
+      }
+      const whole = await storage.reader(path, { signal, expectedSize: blob.size });
+      return Readable.from(verifiedBytes(whole, { digest: parseDigest(blob.digest), size: blob.size, range }), { objectMode: false });
+    });
+  }
+
+  /** For a HEAD: a small blob is read and verified whole (as a GET would), a larger one not at all. */
+  async verify(blob: BlobRecord): Promise<void> {
+    if (!(this.options.verifyReads ?? true) || blob.size > SMALL_BLOB_BYTES) return;
+    await this.mapReadErrors(blob, () => this.readSmall(blob));
+  }
+
+  /** A small blob read whole and verified. */
+  private async readSmall(blob: BlobRecord): Promise<Buffer> {
+    const data = await this.options.storage.getContent(this.options.placement.location(blob));
+    verifyWhole(data, parseDigest(blob.digest), blob.size);
+    return data;
+  }
+
+  /** Bytes gone from storage are BLOB_UNKNOWN; bytes of the wrong size, BERTH_BLOB_CORRUPT. */
+  private async mapReadErrors<T>(blob: BlobRecord, read: () => Promise<T>): Promise<T> {
     try {
-      return await this.options.storage.reader(path, range ? { offset: range.start, length: range.end - range.start + 1, signal } : { signal });
+      return await read();
     } catch (err) {
       if (err instanceof PathNotFoundError) {
         throw new RegistryError('BLOB_UNKNOWN', 'blob content is missing from storage', { detail: { digest: blob.digest }, cause: err });
       }
+      if (err instanceof SizeMismatchError) throw corruptBlob(blob.digest, `storage holds ${err.actual} bytes, the blob has ${err.expected}`, err);
       throw err;
     }
   }

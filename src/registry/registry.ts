@@ -22,6 +22,8 @@ export interface RegistryOptions {
   manifestMaxBytes: number;
   /** Repositories and namespaces that accept sparse manifests (manifests.sparse); none when absent. */
   sparse?: SparsePolicy | undefined;
+  /** Verify blobs against their digest as they are served (storage.verifyreads); default true. */
+  verifyReads?: boolean | undefined;
 }
 
 /**
@@ -59,7 +61,7 @@ export class Registry implements RegistryService {
     this.placement = placementFor({ storage: this.storage, metadata });
     const common = { storage: this.storage, metadata, placement: this.placement, policy: this.policy };
     this.uploads = new Uploads({ ...common, instanceId: this.instanceId });
-    this.blobs = new Blobs(common);
+    this.blobs = new Blobs({ ...common, verifyReads: options.verifyReads });
     this.manifests = new Manifests({ metadata, policy: this.policy, manifestMaxBytes: options.manifestMaxBytes, sparse: options.sparse ?? new SparsePolicy() });
     this.tags = new Tags({ metadata });
   }
@@ -72,6 +74,10 @@ export class Registry implements RegistryService {
 
   openBlob(blob: BlobRecord, range: ByteRange | null, signal?: AbortSignal): Promise<Readable> {
     return this.blobs.open(blob, range, signal);
+  }
+
+  verifyBlob(blob: BlobRecord): Promise<void> {
+    return this.blobs.verify(blob);
   }
 
   blobStoragePath(blob: BlobRecord): string {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import { PathNotFoundError, InvalidPathError, type StorageDriver } from './driver.js';
+import { PathNotFoundError, InvalidPathError, SizeMismatchError, type StorageDriver } from './driver.js';
 import { BaseDriver } from './base.js';
 
 /**
@@ -103,6 +103,18 @@ export function runDriverSuite(options: DriverSuiteOptions): void {
       assert.deepEqual(await readAll(await driver.reader('/r', { offset: data.length - 5 })), data.subarray(data.length - 5));
       assert.equal((await readAll(await driver.reader('/r', { offset: 3, length: 0 }))).length, 0);
       await driver.delete('/r');
+    });
+
+    it('checks expectedSize before yielding any byte', async () => {
+      const data = randomBytes(2 * 1024 * 1024 + 3);
+      await driver.putContent('/sized', data);
+      assert.deepEqual(await readAll(await driver.reader('/sized', { expectedSize: data.length })), data);
+      assert.deepEqual(await readAll(await driver.reader('/sized', { offset: 5, length: 10, expectedSize: data.length })), data.subarray(5, 15));
+      for (const expectedSize of [data.length - 1, data.length + 1]) {
+        await assert.rejects(driver.reader('/sized', { expectedSize }), (err) => err instanceof SizeMismatchError && err.expected === expectedSize && err.actual === data.length);
+        await assert.rejects(driver.reader('/sized', { offset: 1, length: 2, expectedSize }), SizeMismatchError);
+      }
+      await driver.delete('/sized');
     });
 
     it('appends chunks and returns the new size', async () => {

@@ -136,6 +136,13 @@ export interface ReadOptions {
   offset?: number;
   length?: number;
   signal?: AbortSignal;
+  /**
+   * The whole object must be exactly this many bytes (a blob's recorded
+   * size): otherwise `reader` throws SizeMismatchError before yielding any
+   * byte. A driver that cannot tell cheaply may skip the check; the caller
+   * still counts what it reads.
+   */
+  expectedSize?: number;
 }
 
 /** Thrown by drivers when an object does not exist. */
@@ -143,6 +150,14 @@ export class PathNotFoundError extends Error {
   constructor(readonly path: string) {
     super(`path not found: ${path}`);
     this.name = 'PathNotFoundError';
+  }
+}
+
+/** Thrown by `reader` when the object's size is not ReadOptions.expectedSize. */
+export class SizeMismatchError extends Error {
+  constructor(readonly path: string, readonly expected: number, readonly actual: number) {
+    super(`object ${path} holds ${actual} bytes, expected ${expected}`);
+    this.name = 'SizeMismatchError';
   }
 }
 

@@ -4,7 +4,7 @@ import { createFilesystemDriver } from './drivers/filesystem.js';
 import { createInMemoryDriver } from './drivers/inmemory.js';
 import { createS3Driver, type S3DriverOptions } from './drivers/s3.js';
 
-export { type StorageDriver, type FileInfo, type ReadOptions, type AppendOptions, PathNotFoundError, InvalidPathError, StorageUnavailableError } from './driver.js';
+export { type StorageDriver, type FileInfo, type ReadOptions, type AppendOptions, PathNotFoundError, InvalidPathError, SizeMismatchError, StorageUnavailableError } from './driver.js';
 export type { S3DriverOptions } from './drivers/s3.js';
 export { BaseDriver, checkPath } from './base.js';
 

@@ -1,4 +1,5 @@
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import { RegistryError } from '../../errors/index.js';
 import type { RequestContext } from '../context.js';
 import { parseRangeHeader } from '../range.js';
@@ -41,13 +42,37 @@ export async function getBlob(ctx: RequestContext): Promise<void> {
   };
   if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${blob.size}`;
   if (head) {
+    await registry.verifyBlob(blob); // a small damaged blob: the error, as its GET answers
     ctx.res.writeHead(range ? 206 : 200, headers);
     ctx.res.end();
     return;
   }
   const stream = await registry.openBlob(blob, range, ctx.signal);
-  ctx.res.writeHead(range ? 206 : 200, headers);
-  await pipeline(stream, ctx.res);
+  await sendBody(ctx, stream, range ? 206 : 200, headers);
+}
+
+/**
+ * Writes the headers only once the first bytes are there, so a read that
+ * fails before any byte (a damaged blob whose range lies in the held-back
+ * tail, a store that fails at once) still gets its error answer; after
+ * that, a failure closes the connection mid-body (respond.ts). Writes wait
+ * for the socket to drain, so at most one block per response is queued.
+ */
+async function sendBody(ctx: RequestContext, stream: Readable, status: number, headers: Record<string, string | number>): Promise<void> {
+  const { res } = ctx;
+  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let finished = false;
+  try {
+    let next = await chunks.next();
+    res.writeHead(status, headers);
+    for (; !next.done; next = await chunks.next()) {
+      if (!res.write(next.value)) await once(res, 'drain', { signal: ctx.signal });
+    }
+    finished = true;
+    res.end();
+  } finally {
+    if (!finished) stream.destroy();
+  }
 }
 
 /** DELETE /v2/<name>/blobs/<digest>: unlinks the blob from the repository. */

@@ -3,7 +3,7 @@ import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { PathNotFoundError, type AppendOptions, type FileInfo, type ReadOptions, type StorageDriver } from '../driver.js';
+import { PathNotFoundError, SizeMismatchError, type AppendOptions, type FileInfo, type ReadOptions, type StorageDriver } from '../driver.js';
 
 export interface FilesystemDriverOptions {
   /** Folder under which every object lives. */
@@ -85,6 +85,16 @@ export class FilesystemDriver implements StorageDriver {
     } catch (err) {
       if (isErrno(err, 'ENOENT') || isErrno(err, 'EISDIR') || isErrno(err, 'ENOTDIR')) throw new PathNotFoundError(p);
       throw err;
+    }
+    if (options.expectedSize !== undefined) {
+      const { size } = await fh.stat().catch(async (err: unknown) => {
+        await fh.close();
+        throw err;
+      });
+      if (size !== options.expectedSize) {
+        await fh.close();
+        throw new SizeMismatchError(p, options.expectedSize, size);
+      }
     }
     const start = options.offset ?? 0;
     const end = options.length !== undefined ? start + options.length - 1 : undefined;

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { PathNotFoundError, type FileInfo, type ReadOptions, type StorageDriver } from '../driver.js';
+import { PathNotFoundError, SizeMismatchError, type FileInfo, type ReadOptions, type StorageDriver } from '../driver.js';
 
 interface Entry {
   data: Buffer;
@@ -32,6 +32,7 @@ export class InMemoryDriver implements StorageDriver {
   async reader(p: string, options: ReadOptions = {}): Promise<Readable> {
     const e = this.objects.get(p);
     if (!e) throw new PathNotFoundError(p);
+    if (options.expectedSize !== undefined && options.expectedSize !== e.data.length) throw new SizeMismatchError(p, options.expectedSize, e.data.length);
     const start = Math.min(options.offset ?? 0, e.data.length);
     const end = options.length !== undefined ? Math.min(start + options.length, e.data.length) : e.data.length;
     const stream = Readable.from(start === end ? [] : [e.data.subarray(start, end)]);

@@ -23,7 +23,7 @@ import {
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { PathNotFoundError, StorageUnavailableError, type AppendOptions, type FileInfo, type ReadOptions, type StorageDriver } from '../driver.js';
+import { PathNotFoundError, SizeMismatchError, StorageUnavailableError, type AppendOptions, type FileInfo, type ReadOptions, type StorageDriver } from '../driver.js';
 
 /*
  * Bucket layout. `R` is storage.s3.rootdirectory ("" or "some/prefix/").
@@ -345,6 +345,13 @@ export class S3Driver implements StorageDriver {
     try {
       const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: range } : {}) }), options.signal ? { abortSignal: options.signal } : {});
       const body = r.Body as Readable;
+      if (options.expectedSize !== undefined) {
+        const total = range ? Number(/\/(\d+)$/.exec(r.ContentRange ?? '')?.[1] ?? Number.NaN) : r.ContentLength;
+        if (total !== undefined && Number.isSafeInteger(total) && total !== options.expectedSize) {
+          body.destroy();
+          throw new SizeMismatchError(path, options.expectedSize, total);
+        }
+      }
       if (options.signal) {
         const signal = options.signal;
         const onAbort = () => body.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
