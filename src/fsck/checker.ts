@@ -346,7 +346,8 @@ class Run {
           const what = digest === parsed.config ? 'config blob' : 'layer';
           const bad = this.bad.get(digest);
           if (bad && (!this.repair || missingBlobs.has(digest))) {
-            broken.push({ reference: digest, detail: `its ${what} ${digest} is ${bad === 'corrupt' ? 'corrupt' : 'missing from the storage'}${this.repair ? ' (repaired: push it again)' : ''}` });
+            const done = !this.repair ? '' : bad === 'corrupt' ? '; this repair quarantined it: push it again' : '; this repair dropped its record: push it again';
+            broken.push({ reference: digest, detail: `its ${what} ${digest} is ${bad === 'corrupt' ? 'corrupt' : 'missing from the storage'}${done}` });
           } else if (missingBlobs.has(digest)) {
             if (sparse && digest !== parsed.config) this.add({ ...base, kind: 'sparse', reference: digest, detail: `its ${what} ${digest} is absent, as manifests.sparse allows here`, action: 'none' });
             else broken.push({ reference: digest, detail: `its ${what} ${digest} is not in the repository; push it again` });
