@@ -4,7 +4,8 @@
 //   npm run bench -- [--target berth|reference|both] [--backend embedded|scale|both]
 //                    [--rounds N] [--quick]
 //                    [--only push,pull,manifest-push,manifest-get,manifest-head,manifest-get-policy,tags,catalog]
-//                    [--json FILE] [--duration S] [--get-client wrk|raw]
+//                    [--json FILE] [--duration S] [--get-client wrk|raw] [--tls ecdsa|rsa|both]
+//   npm run bench -- --scale [growth options]      (growth.ts: cost as the registry grows)
 //
 // --backend chooses which Berth is measured: embedded (SQLite + filesystem, the
 // default), scale (PostgreSQL + S3 on s3rver: target "berth-scale", see
@@ -20,6 +21,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { wrkAvailable } from './load.js';
+import { wlPush100 } from './push-100.js';
+import { setTlsKinds, wlTlsManifestGet, wlTlsPull, wlTlsPush } from './tls.js';
 import { fmtNum, median, renderTable } from './stats.js';
 import { startPostgres, startScaleBackend, type PgServer, type ScaleBackend } from './scale.js';
 import {
@@ -75,7 +78,8 @@ function usage(msg?: string): never {
   if (msg) console.error(`error: ${msg}`);
   console.error(
     'usage: node dist/bench/run.js [--target berth|reference|both] [--backend embedded|scale|both] [--rounds N] [--quick]\n' +
-      `       [--only ${WORKLOADS.join(',')}] [--json FILE] [--duration SECONDS] [--get-client wrk|raw]`,
+      `       [--only ${WORKLOADS.join(',')}] [--json FILE] [--duration SECONDS] [--get-client wrk|raw] [--tls ecdsa|rsa|both]\n` +
+      '       node dist/bench/run.js --scale [--sizes 1000,10000,100000] [--tags ...] [--db sqlite|postgres|both] (see growth.ts)',
   );
   process.exit(2);
 }
@@ -131,6 +135,13 @@ function parseArgs(argv: string[]): Options {
         const v = val();
         if (v !== 'wrk' && v !== 'raw') usage(`bad --get-client ${v}`);
         o.getClient = v;
+        break;
+      }
+      case '--tls': {
+        // Key types of the tls-* workloads' certificates (tls.ts); default both.
+        const v = val();
+        if (v !== 'ecdsa' && v !== 'rsa' && v !== 'both') usage(`bad --tls ${v}`);
+        setTlsKinds(v === 'both' ? ['ecdsa', 'rsa'] : [v]);
         break;
       }
       case '-h':
@@ -215,6 +226,10 @@ async function runTargetRound(
       'manifest-get-policy': () => wlManifestGetPolicy(ctx, workDir),
       tags: () => wlTags(ctx),
       catalog: () => wlCatalog(ctx),
+      'push-100': () => wlPush100(ctx),
+      'tls-push': () => wlTlsPush(ctx),
+      'tls-pull': () => wlTlsPull(ctx),
+      'tls-manifest-get': () => wlTlsManifestGet(ctx),
     };
     for (const w of opts.only) {
       const ws = Date.now();
@@ -472,6 +487,12 @@ function printSummary(rows: Summary[], s3rows: S3Summary[], results: RoundResult
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--scale')) {
+    // Growth mode: a separate program with its own options (growth.ts).
+    const { runGrowth } = await import('./growth.js');
+    await runGrowth(process.argv.slice(2).filter((a) => a !== '--scale'));
+    return;
+  }
   const opts = parseArgs(process.argv.slice(2));
   const cfg = makeConfig(opts.quick);
   if (opts.duration !== null) cfg.loadDurationS = opts.duration;

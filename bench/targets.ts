@@ -6,6 +6,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -287,7 +288,13 @@ function scaleUnavailable(): string | null {
 /** The S3-compatible test server's entry point (test/helpers/s3rver-main.ts, compiled). */
 export const S3RVER_MAIN = path.join(REPO_ROOT, 'dist', 'test', 'helpers', 's3rver-main.js');
 
-function referenceConfig(dataDir: string, port: number): string {
+/** HTTPS for a target: PEM files of the server certificate and key (the same pair for Berth and the reference). */
+export interface TargetTls {
+  certFile: string;
+  keyFile: string;
+}
+
+function referenceConfig(dataDir: string, port: number, tls?: TargetTls): string {
   // Distribution 2.8 defaults otherwise. The in-memory blob-descriptor cache is
   // the usual production setting (and what the performance notes measured);
   // the access log is off because Berth at level warn does not log requests.
@@ -307,16 +314,40 @@ function referenceConfig(dataDir: string, port: number): string {
     'http:',
     `  addr: 127.0.0.1:${port}`,
     `  secret: ${crypto.randomBytes(16).toString('hex')}`,
+    ...(tls ? ['  tls:', `    certificate: ${tls.certFile}`, `    key: ${tls.keyFile}`] : []),
     '',
   ].join('\n');
 }
 
-async function waitReady(host: string, port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+/** GET /v2/ over HTTPS (certificate not checked: readiness only); resolves with the status. */
+function httpsStatus(host: string, port: number, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = https.get({ host, port, path: '/v2/', rejectUnauthorized: false, agent: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+async function waitReady(host: string, port: number, child: ChildProcess, timeoutMs: number, tls = false): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastErr = '';
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`exited during startup (code ${child.exitCode}, signal ${child.signalCode})`);
+    }
+    if (tls) {
+      try {
+        const status = await httpsStatus(host, port, 2000);
+        if (status === 200) return;
+        lastErr = `GET /v2/ answered ${status}`;
+      } catch (e) {
+        lastErr = (e as Error).message;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
     }
     const c = new RawConn(host, port);
     try {
@@ -345,7 +376,12 @@ export function tail(file: string, lines = 20): string {
  * Starts a registry on a fresh temp dir and port. `env` is added to Berth's
  * environment (berth-scale: the database URL and storage.s3 settings).
  */
-export async function startTarget(name: TargetName, options: { env?: Record<string, string> } = {}): Promise<RunningTarget> {
+export async function startTarget(
+  name: TargetName,
+  options: { env?: Record<string, string>; tls?: TargetTls; /** Berth only: serve this existing data dir (left in place at stop) instead of a fresh one. */ dataDir?: string } = {},
+): Promise<RunningTarget> {
+  const tls = options.tls;
+  const tlsEnv: Record<string, string> = tls ? { REGISTRY_HTTP_TLS_CERTIFICATE: tls.certFile, REGISTRY_HTTP_TLS_KEY: tls.keyFile } : {};
   const tried = new Set<number>();
   let lastErr: Error | null = null;
   // Retry on another port if something grabbed ours between the check and the bind.
@@ -353,8 +389,8 @@ export async function startTarget(name: TargetName, options: { env?: Record<stri
     const port = await pickPort(tried);
     tried.add(port);
     const dir = makeTempDir(name);
-    const dataDir = path.join(dir, 'data');
-    fs.mkdirSync(dataDir);
+    const dataDir = options.dataDir ?? path.join(dir, 'data');
+    if (!options.dataDir) fs.mkdirSync(dataDir);
     const logFile = path.join(dir, 'server.log');
     const logFd = fs.openSync(logFile, 'w');
     let child: ChildProcess;
@@ -364,11 +400,11 @@ export async function startTarget(name: TargetName, options: { env?: Record<stri
       child = spawn(
         process.execPath,
         [...nodeArgs, BERTH_MAIN, 'serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir],
-        { cwd: REPO_ROOT, env: { ...process.env, REGISTRY_LOG_LEVEL: 'warn', ...options.env }, stdio: ['ignore', logFd, logFd] },
+        { cwd: REPO_ROOT, env: { ...process.env, REGISTRY_LOG_LEVEL: 'warn', ...tlsEnv, ...options.env }, stdio: ['ignore', logFd, logFd] },
       );
     } else {
       const cfg = path.join(dir, 'config.yml');
-      fs.writeFileSync(cfg, referenceConfig(dataDir, port));
+      fs.writeFileSync(cfg, referenceConfig(dataDir, port, tls));
       child = spawn(REFERENCE_BIN, ['serve', cfg], { cwd: dir, stdio: ['ignore', logFd, logFd] });
     }
     fs.closeSync(logFd);
@@ -379,7 +415,7 @@ export async function startTarget(name: TargetName, options: { env?: Record<stri
     const t0 = Date.now();
     try {
       if (child.pid === undefined) throw new Error('spawn failed');
-      await waitReady('127.0.0.1', port, child, 30_000);
+      await waitReady('127.0.0.1', port, child, 30_000, tls !== undefined);
     } catch (e) {
       lastErr = new Error(`${name} failed to start: ${(e as Error).message}\n--- log tail ---\n${tail(logFile)}`);
       await stopChild(child);
@@ -391,7 +427,7 @@ export async function startTarget(name: TargetName, options: { env?: Record<stri
       name,
       host: '127.0.0.1',
       port,
-      baseUrl: `http://127.0.0.1:${port}`,
+      baseUrl: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
       pid,
       dir,
       logFile,
