@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { RegistryHostNames } from '../auth/index.js';
@@ -13,7 +13,7 @@ import {
   type BundleManifest, type BundleTrust,
 } from './bundle-format.js';
 import { importLayout, type ImportCore, type ImportOptions, type ImportReport } from './import.js';
-import { DirectoryLayout, type LayoutReader } from './sources/layout.js';
+import { DirectoryLayout, openLayout, type LayoutReader } from './sources/layout.js';
 import { importRefusal, stageTar, type StagedMember, type TarLimits } from './tar.js';
 
 /**
@@ -144,29 +144,50 @@ function checkMembers(source: string, manifest: BundleManifest, members: Readonl
 }
 
 /**
+ * Opens what `berth import` was given: a tar is staged safely once (tar.ts)
+ * and, when it holds berth-bundle.json, checked against it (see
+ * `readBundle`); a folder is read as it is (a bundle must come as its tar:
+ * an extracted folder cannot prove nothing was added to it).
+ */
+export async function openImportSource(file: string, options: TarLimits & { tmpDir?: string | undefined } = {}): Promise<{ layout: LayoutReader; bundle: OpenedBundle | null }> {
+  const st = await lstat(file).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw importRefusal(file, null, 'no such file or folder');
+    throw err;
+  });
+  if (!st.isFile()) {
+    const layout = await openLayout(file, options);
+    if (await isBundle(layout)) {
+      await layout.close();
+      throw importRefusal(file, BUNDLE_FILE, 'an extracted Berth bundle; import the bundle\'s .tar itself, so that it can be checked whole');
+    }
+    return { layout, bundle: null };
+  }
+  const staging = await mkdtemp(path.join(options.tmpDir ?? os.tmpdir(), 'berth-import-'));
+  const remove = () => rm(staging, { recursive: true, force: true });
+  try {
+    const staged = await stageTar(file, staging, options);
+    const known = new Map([...staged.members.values()].map((m) => [m.path, m.sha256]));
+    const layout = new DirectoryLayout(file, staging, known, remove);
+    if (!staged.members.has(BUNDLE_FILE)) return { layout, bundle: null };
+    const manifest = parseManifest(file, await layout.read(BUNDLE_FILE, MAX_BUNDLE_JSON));
+    checkMembers(file, manifest, staged.members);
+    return { layout, bundle: { source: file, manifest, layout, close: () => layout.close() } };
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+}
+
+/**
  * Stages a bundle tar and checks it against its checksum manifest
  * (berth-bundle.json). Throws BERTH_IMPORT_INVALID, naming the member, when
  * anything was added, removed or changed; nothing is imported. Returns null
  * when the tar holds no berth-bundle.json (it is a plain layout).
  */
 export async function readBundle(file: string, options: TarLimits & { tmpDir?: string } = {}): Promise<OpenedBundle | null> {
-  const staging = await mkdtemp(path.join(options.tmpDir ?? os.tmpdir(), 'berth-bundle-'));
-  const remove = () => rm(staging, { recursive: true, force: true });
-  try {
-    const staged = await stageTar(file, staging, options);
-    const known = new Map([...staged.members.values()].map((m) => [m.path, m.sha256]));
-    const layout = new DirectoryLayout(file, staging, known, remove);
-    if (!staged.members.has(BUNDLE_FILE)) {
-      await layout.close();
-      return null;
-    }
-    const manifest = parseManifest(file, await layout.read(BUNDLE_FILE, MAX_BUNDLE_JSON));
-    checkMembers(file, manifest, staged.members);
-    return { source: file, manifest, layout, close: () => layout.close() };
-  } catch (err) {
-    await remove();
-    throw err;
-  }
+  const { layout, bundle } = await openImportSource(file, options);
+  if (!bundle) await layout.close();
+  return bundle;
 }
 
 /** index.json as the importer will read it: tag → digest per repository, and the digests it names. */
@@ -353,14 +374,23 @@ export interface BundleImportOptions extends Omit<ImportOptions, 'to'> {
 export async function importBundle(verified: VerifiedBundle, core: ImportCore, options: BundleImportOptions): Promise<BundleImportReport> {
   const { bundle } = verified;
   const images = await importLayout(bundle.layout, core, { ...options, to: null });
+  const trust = await storeBundleTrust(verified, options.trustStore, options.now);
+  return { source: bundle.source, format: 'berth-bundle', created: bundle.manifest.created, from: bundle.manifest.source, images, trust, warnings: verified.warnings };
+}
+
+/**
+ * The second half of a bundle import, once its layout is stored: each
+ * repository's trust files, in one transaction per repository.
+ */
+export async function storeBundleTrust(verified: VerifiedBundle, store: Pick<TrustStore, 'publish'> | null, now: Date = new Date()): Promise<BundleImportReport['trust']> {
   const trust: BundleImportReport['trust'] = [];
   for (const t of verified.trust) {
     if (t.files.length > 0) {
-      if (!options.trustStore) throw new Error('verified trust files without a trust store');
-      const ok = await options.trustStore.publish(t.repository, t.files, { gun: t.gun, version: t.timestamp.version, sha256: t.timestamp.sha256, time: (options.now ?? new Date()).getTime() });
-      if (!ok) throw new RegistryError('BERTH_CONFLICT', `${bundle.source}: trust data for ${t.repository} was published on this registry while the bundle was imported; the images are imported, the trust data is not: import the bundle again to compare`, { detail: { repository: t.repository } });
+      if (!store) throw new Error('verified trust files without a trust store');
+      const ok = await store.publish(t.repository, t.files, { gun: t.gun, version: t.timestamp.version, sha256: t.timestamp.sha256, time: now.getTime() });
+      if (!ok) throw new RegistryError('BERTH_CONFLICT', `${verified.bundle.source}: trust data for ${t.repository} was published on this registry while the bundle was imported; the images are imported, the trust data is not: import the bundle again to compare`, { detail: { repository: t.repository } });
     }
     trust.push({ repository: t.repository, gun: t.gun, stored: t.files.length, alreadyPresent: t.alreadyPresent });
   }
-  return { source: bundle.source, format: 'berth-bundle', created: bundle.manifest.created, from: bundle.manifest.source, images, trust, warnings: verified.warnings };
+  return trust;
 }

@@ -206,7 +206,8 @@ identityCommand(program, 'import <file...>', 'import docker save tarballs and OC
   .option('--to <repo[:tag]>', 'where the images go (default: the names the file carries); REPO keeps each image\'s tag')
   .option('--expect-id <id>', 'refuse unless the image ID (config digest, sha256:…) is this one, as docker images shows it after docker load')
   .option('--tmp-dir <dir>', 'where a tar is unpacked and checked before import (default the system\'s temporary folder)')
-  .action(async (files: string[], opts: Opts & { to?: string; expectId?: string; tmpDir?: string }) => { await (await import('./commands/import.js')).importCommand(files, opts); });
+  .option('--skip-trust', 'import a Berth bundle without its Docker Content Trust data (when its GUN names another registry)')
+  .action(async (files: string[], opts: Opts & { to?: string; expectId?: string; tmpDir?: string; skipTrust?: boolean }) => { await (await import('./commands/import.js')).importCommand(files, opts); });
 identityCommand(program, 'df', 'storage usage per repository (size, shared, unique) and in total, each blob counted once, like docker system df -v')
   .action(async (opts: Opts) => { await (await import('./commands/df.js')).dfCommand(opts); });
 identityCommand(program, 'backup <dir>', 'a consistent backup of the database, the blobs and the data folder\'s secrets into DIR, while the server runs; blobs already in DIR are not copied again')

@@ -3,7 +3,8 @@ import { assembleCore, storageFromConfig } from '../../app.js';
 import {
   parseExpectId, parseTarget, planImport, storePlan, type ImportContext, type ImportPlan, type ImportProgress, type ImportReport, type ImportTarget,
 } from '../../airgap/import.js';
-import { openLayout, type LayoutReader } from '../../airgap/sources/layout.js';
+import { type LayoutReader } from '../../airgap/sources/layout.js';
+import { openImportSource, storeBundleTrust, verifyBundle, type BundleImportReport, type VerifiedBundle } from '../../airgap/bundle.js';
 import { isRegistryError } from '../../errors/index.js';
 import { createLogger } from '../../log/index.js';
 import { ExitError } from '../exit-error.js';
@@ -15,6 +16,8 @@ export interface ImportFlags extends IdentityFlags {
   to?: string;
   expectId?: string;
   tmpDir?: string;
+  /** A Berth bundle's DCT data is left out (its GUN names another registry). */
+  skipTrust?: boolean;
 }
 
 /** The summary `--json` prints: every file's report, and the totals. */
@@ -24,6 +27,9 @@ export interface ImportSummary {
   tags: string[];
   blobs: { stored: number; skipped: number; bytesStored: number; bytesSkipped: number };
   manifests: { stored: number; skipped: number };
+  /** Trust data of Berth bundles (berth export), per repository. */
+  trust: BundleImportReport['trust'];
+  warnings: string[];
 }
 
 /**
@@ -37,6 +43,8 @@ const EXIT: Record<string, number> = {
   BERTH_TAG_IMMUTABLE: 4,
   DENIED: 5,
   BERTH_STORAGE_FULL: 6,
+  // A Berth bundle whose trust data names another registry, or contradicts trust data stored here.
+  BERTH_CONFLICT: 7,
 };
 
 /** One Progress per phase (verifying, storing), silent with --json. */
@@ -78,6 +86,8 @@ export async function importCommand(files: string[], flags: ImportFlags): Promis
   }
   if (to?.tag && files.length > 1) throw new ExitError(`--to ${flags.to} names one tag for ${files.length} files; give --to REPOSITORY (each image keeps its tag), or import the files one at a time`, 2);
   const quiet = flags.json === true;
+  const trust: BundleImportReport['trust'] = [];
+  const warnings: string[] = [];
   const summary = await withStore(flags, async (metadata, config) => {
     if (config.storage.readOnly) throw new ExitError('storage.maintenance.readonly is on: nothing can be imported; turn read-only off first', 2);
     // Warnings and errors of the core (listeners) go to standard error; standard output is the summary.
@@ -87,13 +97,22 @@ export async function importCommand(files: string[], flags: ImportFlags): Promis
     const core = assembleCore(config, metadata, storage, logger);
     const context: ImportContext = { actor: { kind: 'system', name: cliActor() }, requestId: `import-${randomUUID()}`, remoteAddress: null };
     const layouts: LayoutReader[] = [];
+    const bundles = new Map<number, VerifiedBundle>();
     try {
       // Every file checked first, so that a bad one stores nothing of any.
       const plans: ImportPlan[] = [];
       for (const file of files) {
         const progress = progressFor(file, quiet);
-        const layout = await openLayout(file, { tmpDir: flags.tmpDir });
+        const { layout, bundle } = await openImportSource(file, { tmpDir: flags.tmpDir });
         layouts.push(layout);
+        if (bundle) {
+          // A Berth bundle (berth export): checked whole against berth-bundle.json, its trust data with it (airgap/bundle.ts).
+          if (to) throw new ExitError(`--to ${flags.to}: a Berth bundle keeps its repository names (its trust data names them); import ${file} without --to`, 2);
+          const hostNames = [config.http.baseUrl, ...config.http.aliases].filter((h): h is string => typeof h === 'string' && h !== '');
+          const verified = await verifyBundle(bundle, { store: config.trust.enabled ? metadata.trust : null, hostNames, skipTrust: flags.skipTrust === true });
+          bundles.set(layouts.length - 1, verified);
+          warnings.push(...verified.warnings);
+        }
         plans.push(await planImport(layout, { to, expectId, manifestMaxBytes: config.limits.manifestMaxBytes, progress }));
         progress.end();
       }
@@ -101,6 +120,8 @@ export async function importCommand(files: string[], flags: ImportFlags): Promis
       for (const [i, plan] of plans.entries()) {
         const progress = progressFor(plan.source, quiet);
         reports.push(await storePlan(layouts[i] as LayoutReader, plan, core, { context, progress }));
+        const verified = bundles.get(i);
+        if (verified) trust.push(...await storeBundleTrust(verified, metadata.trust));
         progress.end();
       }
       return reports;
@@ -123,7 +144,10 @@ export async function importCommand(files: string[], flags: ImportFlags): Promis
       bytesStored: summary.reduce((n, r) => n + r.blobs.bytesStored, 0), bytesSkipped: summary.reduce((n, r) => n + r.blobs.bytesSkipped, 0),
     },
     manifests: { stored: summary.reduce((n, r) => n + r.manifests.stored, 0), skipped: summary.reduce((n, r) => n + r.manifests.skipped, 0) },
+    trust,
+    warnings,
   };
+  if (!quiet) for (const w of warnings) process.stderr.write(`berth: warning: ${w}\n`);
   output(flags, result, printSummary(result));
   return result;
 }
@@ -136,6 +160,7 @@ export function printSummary(s: ImportSummary): string {
       lines.push(`${image.status === 'imported' ? 'imported' : 'already present'}\t${names}\t${image.digest}${image.id ? `\tID ${image.id}` : ''}`);
     }
   }
+  for (const t of s.trust) lines.push(`trust data of ${t.gun}: ${t.stored} TUF files stored, ${t.alreadyPresent} already present`);
   lines.push(`${s.images} images from ${s.files.length} file${s.files.length === 1 ? '' : 's'}: ${s.blobs.stored} blobs stored (${humanBytes(s.blobs.bytesStored)}), ${s.blobs.skipped} already present (${humanBytes(s.blobs.bytesSkipped)}); ${s.manifests.stored} manifests stored, ${s.manifests.skipped} already present`);
   return lines.join('\n');
 }
