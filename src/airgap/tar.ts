@@ -125,6 +125,7 @@ export async function stageTar(file: string, dest: string, limits: TarLimits = {
       const size = h.size;
       if (!Number.isSafeInteger(size) || size < 0) throw importRefusal(file, h.name, `refused: an invalid size (${String(size)})`);
       if (!gzip && size > fileSize) throw importRefusal(file, h.name, `refused: it declares ${size} bytes, more than the whole file holds (${fileSize})`);
+      if (!gzip && entry.offset + BLOCK + size > fileSize) throw importRefusal(file, h.name, `truncated archive: it declares ${size} bytes, but the file ends ${Math.max(0, fileSize - entry.offset - BLOCK)} bytes into them`);
       if (size > maxMember) throw importRefusal(file, h.name, `refused: it declares ${size} bytes, more than the limit of ${maxMember} per member`);
       if (total + size > maxTotal) throw importRefusal(file, h.name, `refused: the members declare more than the limit of ${maxTotal} bytes in all`);
       if (members.has(rel) || folders.has(rel)) throw importRefusal(file, h.name, 'refused: the archive holds this path twice');

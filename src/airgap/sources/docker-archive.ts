@@ -48,6 +48,16 @@ async function sniff(layout: LayoutReader, file: string): Promise<Compression> {
   }
 }
 
+/**
+ * The digest a member's name claims, where docker names it by content: the
+ * config `<hex>.json`, and `blobs/sha256/<hex>` (docker 25+); docker load
+ * checks these too. Null for names that are not digests (`<id>/layer.tar`).
+ */
+function contentName(file: string): string | null {
+  const m = /^(?:blobs\/sha256\/)?([a-f0-9]{64})(?:\.json)?$/.exec(file);
+  return m ? `sha256:${m[1]}` : null;
+}
+
 async function sha256Of(layout: LayoutReader, file: string): Promise<string> {
   const known = await layout.knownSha256(file);
   if (known !== null) return known;
@@ -88,12 +98,16 @@ export async function readDockerArchive(layout: LayoutReader, _manifestMaxBytes:
       throw importRefusal(layout.name, raw.Config, `the image config is not valid JSON (${(err as Error).message})`);
     }
     const config = digestOf(configBytes);
+    const named = contentName(raw.Config);
+    if (named !== null && named !== config) throw importRefusal(layout.name, raw.Config, `its bytes do not match the digest its name gives: ${config}, not ${named}`);
     blobs.set(config, { digest: config, size: configBytes.length, file: raw.Config });
     const layers: { digest: string; size: number; compression: Compression }[] = [];
     for (const file of raw.Layers as string[]) {
       const size = await layout.size(file);
       if (size === null) throw importRefusal(layout.name, file, `missing: a layer ${where} lists`);
       const digest = await sha256Of(layout, file);
+      const layerNamed = contentName(file);
+      if (layerNamed !== null && layerNamed !== digest) throw importRefusal(layout.name, file, `its bytes do not match the digest its name gives: ${digest}, not ${layerNamed}`);
       const known = blobs.get(digest);
       if (!known) blobs.set(digest, { digest, size, file });
       layers.push({ digest, size, compression: await sniff(layout, file) });
