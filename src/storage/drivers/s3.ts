@@ -171,6 +171,19 @@ function classify(err: unknown, what: string): unknown {
   return err;
 }
 
+/** An append state object's body, or null when it is not one whole state (a cut write). */
+function parseState(body: Buffer): AppendState | null {
+  let s: unknown;
+  try {
+    s = JSON.parse(body.toString('utf8'));
+  } catch {
+    return null;
+  }
+  const state = s as Partial<AppendState> | null;
+  if (state?.v !== 1 || typeof state.size !== 'number' || typeof state.modified !== 'number' || !Array.isArray(state.parts)) return null;
+  return state as AppendState;
+}
+
 /** An S3 (or S3-compatible) bucket as a storage driver. */
 export class S3Driver implements StorageDriver {
   readonly name = 's3';
@@ -291,7 +304,11 @@ export class S3Driver implements StorageDriver {
         if (err instanceof PathNotFoundError) continue; // replaced meanwhile
         throw err;
       }
-      const s = JSON.parse(body.toString('utf8')) as AppendState;
+      const s = parseState(body);
+      // A state whose write never completed: s3rver keeps the bytes of a
+      // request cut mid-body (a process killed while writing it) under its
+      // key. That append never returned, so the state was never committed.
+      if (!s) continue;
       if (!best || s.modified > best.modified || (s.modified === best.modified && s.size > best.size)) best = { ...s, key: k.key };
     }
     return best;
