@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { startTestBerth, sha256, pushBlob, pushImage, errorCode, type TestBerth } from '../helpers/berth.js';
 import { sharedTestS3 } from '../helpers/s3.js';
 import { Fsck, type Finding, type FsckReport } from '../../src/fsck/index.js';
@@ -64,8 +64,9 @@ describe('berth fsck', () => {
     return { code, stdout, stderr, report: args.includes('--json') && stdout ? JSON.parse(stdout) as FsckReport : null };
   }
 
-  function checker(sparse = new SparsePolicy(t.berth.config.manifests.sparse)): Fsck {
-    return new Fsck({ metadata: t.berth.metadata, storage: t.berth.registry.storage, placement: t.berth.registry.placement, sparse, instanceId: 'test', quietMs: 0 });
+  /** The checker as the CLI builds it; `quietMs` 0 (unless given) so that what a test just wrote is not taken for work in flight. */
+  function checker(sparse = new SparsePolicy(t.berth.config.manifests.sparse), quietMs: number | undefined = 0): Fsck {
+    return new Fsck({ metadata: t.berth.metadata, storage: t.berth.registry.storage, placement: t.berth.registry.placement, sparse, instanceId: 'test', quietMs });
   }
 
   async function blobPath(digest: string): Promise<string> {
@@ -159,6 +160,25 @@ describe('berth fsck', () => {
     assert.equal(clean.report?.quarantined, 1);
   });
 
+  it('hashes sha512 blobs with sha512: a clean one passes, a corrupt one is reported with its sha512 hash and quarantined', async () => {
+    const sha512 = (data: Uint8Array | string) => `sha512:${createHash('sha512').update(data).digest('hex')}`;
+    const data = `sha512 layer ${randomUUID()}`;
+    const digest = sha512(data);
+    const post = await fetch(`${t.url}/v2/fsck/s5/blobs/uploads/?digest-algorithm=sha512&digest=${digest}`, { method: 'POST', body: data });
+    assert.equal(post.status, 201);
+    const clean = await checker().run({ repair: false });
+    assert.deepEqual(clean.findings.filter((f) => f.kind !== 'sparse'), []);
+    const path = await blobPath(digest);
+    const bytes = Buffer.from(data);
+    bytes[0] = (bytes[0] as number) ^ 0x20;
+    await t.berth.storage.putContent(path, bytes);
+    const bad = await checker().run({ repair: true });
+    assert.deepEqual(bad.findings.filter((f) => f.kind !== 'sparse').map((f) => [f.kind, f.digest, f.detail, f.repaired]), [['corrupt-blob', digest, `the bytes hash to ${sha512(bytes)}`, true]]);
+    const res = await getBlob('fsck/s5', digest);
+    assert.equal(res.status, 404);
+    assert.equal(await errorCode(res), 'BLOB_UNKNOWN');
+  });
+
   it('reports a blob whose bytes were deleted behind the database\'s back; --repair drops the record, the manifest that needs it stays broken', async () => {
     const layer = `delete me ${randomUUID()}`;
     const img = await pushImage(t.url, 'fsck/missing', 'v1', { layers: [layer] });
@@ -243,6 +263,30 @@ describe('berth fsck', () => {
     assert.deepEqual(await t.berth.storage.getContent(orphanPath), Buffer.from('nobody names me'), 'an orphan is left alone');
     assert.deepEqual(only(await checker().run({ repair: false }), 'orphan').map((f) => f.path), [orphanPath]);
     await t.berth.storage.delete(orphanPath);
+  });
+
+  it('repairs beside concurrent pushes without touching what they store: every image pulls whole afterwards, and nothing was reported', { timeout: 120_000 }, async () => {
+    const pushes = Array.from({ length: 12 }, (_, i) => pushImage(t.url, `fsck/busy${i % 3}`, `v${i}`, { layers: [`busy layer ${i} ${randomUUID()}`, 'busy shared layer'] }));
+    const runs: FsckReport[] = [];
+    let pushed: Awaited<typeof pushes[number]>[] = [];
+    await Promise.all([
+      (async () => { pushed = await Promise.all(pushes); })(),
+      // With the CLI's quiet period: uploads and objects of the last minute are in flight.
+      (async () => { for (let i = 0; i < 3; i++) runs.push(await checker(undefined, undefined).run({ repair: true })); })(),
+    ]);
+    runs.push(await checker(undefined, undefined).run({ repair: true }));
+    for (const r of runs) {
+      assert.deepEqual(r.findings.filter((f) => f.severity === 'error'), [], 'a push in flight is never a problem');
+    }
+    for (const [i, img] of pushed.entries()) {
+      const repo = `fsck/busy${i % 3}`;
+      assert.equal((await fetch(`${t.url}/v2/${repo}/manifests/v${i}`, { headers: { Accept: OCI_MANIFEST } })).status, 200);
+      for (const d of [img.config, ...img.layers]) {
+        const res = await getBlob(repo, d);
+        assert.equal(res.status, 200, `${repo} ${d}`);
+        assert.equal(sha256(Buffer.from(await res.arrayBuffer())), d);
+      }
+    }
   });
 
   it('repairs only while it holds the gc lease: a running garbage collection refuses it (exit 4), a check still runs', async () => {
