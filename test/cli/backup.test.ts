@@ -345,7 +345,9 @@ describe('berth backup and restore (PostgreSQL + S3)', { skip: postgresSkipReaso
     assert.match(refused.stderr, /the target is not empty: the database holds tables .*its s3 storage holds objects/);
 
     const fresh = path.join(work, 'restored');
+    const restoreStart = Date.now();
     json(await berth(['restore', dir, '--data-dir', fresh, '--json'], { ...process.env as Record<string, string>, ...targetEnv }));
+    t.diagnostic(`restore (PostgreSQL + s3rver): ${Date.now() - restoreStart} ms`);
     const server = await serveOn(fresh, targetEnv);
     t.after(() => server.stop());
     const present = await pullEverything(server.url);

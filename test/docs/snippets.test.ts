@@ -105,6 +105,8 @@ const SKIP: Skip[] = [
   { file: 'docs/trust.md', first: 'openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out release.key', reason: 'migrates signed tags of a server configured at a system path (/etc/berth/config.yml) for registry.example.com' },
   { file: 'docs/trust.md', first: 'curl -u alice https://registry.example.com/api/v1/repositories/tools/app/signatures/1.0', reason: 'needs the HTTPS host registry.example.com with signed tags in it' },
   { file: 'docs/trust.md', first: 'berth trust policy set namespace:acme --key release=cosign.pub --key notary=ca.crt --dct-signer alice', reason: 'needs key files made elsewhere (cosign.pub, ca.crt) and the HTTPS host registry.example.com' },
+  { file: 'docs/backup.md', first: 'berth backup /srv/backups/berth --data-dir /var/lib/berth       # or --config /etc/berth/config.yml', reason: 'backs up and restores a server\'s data folder at system paths (/var/lib/berth, /srv/backups); backup while serving, incremental copies, restore and serve are test/cli/backup.test.ts' },
+  { file: 'docs/backup.md', first: 'BERTH_DATABASE_URL=postgres://berth:PASSWORD@db.internal:5432/berth_restored \\', reason: 'needs a PostgreSQL server and an S3 bucket at real addresses (db.internal); the same restore on PostgreSQL + s3rver is test/cli/backup.test.ts' },
   { file: 'docs/search.md', first: 'docker search localhost:5000/busybox', reason: 'needs a Docker engine: docker search against Berth is test/e2e/search.test.ts' },
   { file: 'docs/search.md', first: 'curl -X PUT -H \'Content-Type: application/json\' -H "Authorization: Bearer $TOKEN" \\', reason: 'needs a real domain and a token (registry.example.com, $TOKEN); descriptions are test/http/search.test.ts' },
 ];
