@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { createAuth, RegistryHostNames, type AccessController, type AuthSetup } from './auth/index.js';
 import { DbAuthenticator, GrantPolicy, IdentityService } from './identity/index.js';
@@ -8,11 +9,13 @@ import { RegistryError } from './errors/index.js';
 import { createRegistryServer, healthRoutes, type RegistryServer, type RouteGroup } from './http/index.js';
 import { KeyVault, loadOrCreateKeySecret, TrustService, trustRoutes } from './trust/index.js';
 import { signatureCleanupListener, signatureRoutes, verifySignatures } from './signatures/index.js';
+import { exportRoutes } from './airgap/routes.js';
 import { PolicyEnforcer, policyRoutes, TrustPolicies } from './policy/index.js';
 import { LifecycleEnforcer, lifecycleRoutes, LifecycleRules, Retention } from './lifecycle/index.js';
 import { GarbageCollector, gcRoutes } from './gc/index.js';
 import { SEARCH_EVENT_TYPES, searchIndexListener, searchRoutes } from './search/index.js';
 import { BerthMetrics, METRIC_EVENT_TYPES, metricsRoutes } from './metrics/index.js';
+import { NOTIFICATION_EVENT_TYPES, NotificationDispatcher, notificationListener, notificationRoutes } from './notifications/index.js';
 import { auditListener, AUDITED_TYPES, EventBus, EventedRegistry, type EventContext } from './events/index.js';
 import type { Logger } from './log/index.js';
 import { createMetadataStore, type MetadataStore } from './metadata/index.js';
@@ -120,6 +123,11 @@ export interface CoreOptions {
   metrics?: BerthMetrics | null;
   /** Docker Content Trust, when enabled and its key secret is loaded (the trust policy checks DCT signers with it). */
   trust?: TrustService | null;
+  /**
+   * Webhooks: the registry's base URL for events (target.url, request.host; default http.host, else this
+   * host's name and http.addr's port), and what to tell once events are in the outbox (the server's dispatcher).
+   */
+  notifications?: { baseUrl?: () => string; sourceAddr?: () => string; queued?: () => void };
 }
 
 /**
@@ -141,7 +149,9 @@ export function assembleCore(config: BerthConfig, metadata: MetadataStore, stora
     readOnly: config.storage.readOnly,
     manifestMaxBytes: config.limits.manifestMaxBytes,
     sparse: new SparsePolicy(config.manifests.sparse),
+    verifyReads: config.storage.verifyReads,
   });
+  if (!config.storage.verifyReads) logger.warn({ 'config.key': 'storage.verifyreads' }, 'blob reads are not verified against their digests');
   const usersFromDatabase = config.auth.kind === 'token' && config.auth.database;
   const events = new EventBus(logger);
   // The audit log records content events (pushes, pulls with HEAD, deletes, refusals) when users are Berth's own.
@@ -151,6 +161,18 @@ export function assembleCore(config: BerthConfig, metadata: MetadataStore, stora
   if (config.storage.deleteEnabled && !config.storage.readOnly) events.addListener('signatures', signatureCleanupListener(registry, logger), { types: ['manifest.deleted'] });
   // The search index follows repository events.
   events.addListener('search-index', searchIndexListener(metadata.search), { types: SEARCH_EVENT_TYPES });
+  // Webhooks (notifications.endpoints): each event an endpoint does not ignore is written to the outbox in the
+  // database; the server's dispatcher delivers it (also what the CLI wrote). A long queue rather than lost events.
+  const endpoints = config.notifications.endpoints.filter((e) => !e.disabled);
+  if (endpoints.length > 0) {
+    const n = options.notifications ?? {};
+    const sourceAddr = n.sourceAddr ?? (() => `${hostname()}:${config.http.port}`);
+    events.addListener('notifications', notificationListener({
+      store: metadata.notifications, endpoints,
+      builder: { baseUrl: n.baseUrl ?? (() => config.http.baseUrl ?? `http://${sourceAddr()}`), sourceAddr, instanceId: registry.instanceId },
+      references: config.notifications.includeReferences ? metadata.content : null, onEnqueued: n.queued,
+    }), { types: NOTIFICATION_EVENT_TYPES, maxQueue: 100_000 });
+  }
   // Without hooks or listeners the core is used as it is: nothing to pay on the hot path.
   const registryFor = (context: EventContext): RegistryService => (events.hasListeners || events.hasPreHooks ? new EventedRegistry(registry, events, context) : registry);
   // The trust policy: a pull (by tag or digest) needs a signature that verifies under the
@@ -244,7 +266,13 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     trust = new TrustService({ store: metadata.trust, vault });
     groups.push(trustRoutes(trust));
   }
-  const core = assembleCore(config, metadata, storage, logger, { metrics, trust });
+  // Webhooks: one worker per endpoint delivers the outbox (started once listening); the listener wakes it.
+  let address: AddressInfo | undefined;
+  const portNow = () => address?.port ?? config.http.port;
+  const notifySource = () => `${hostname()}:${portNow()}`;
+  const notifyBase = () => config.http.baseUrl ?? `${config.http.tls ? 'https' : 'http'}://${notifySource()}`;
+  let dispatcher: NotificationDispatcher | null = null;
+  const core = assembleCore(config, metadata, storage, logger, { metrics, trust, notifications: { baseUrl: notifyBase, sourceAddr: notifySource, queued: () => dispatcher?.wake() } });
   const { registry, events, registryFor, enforcer } = core;
   groups.push(policyRoutes(new TrustPolicies({ store: metadata.policies, audit: metadata.audit }), enforcer));
   // Retention removes the tags its rules do not keep, through the core with events, as the system actor.
@@ -277,6 +305,16 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   }));
   // OCI signatures by API, read from the core (listing is not a pull), verified against the keys of the repository's trust policy.
   groups.push(signatureRoutes({ source: registry, keysFor: async (repository) => (await enforcer.policyFor(repository))?.keys ?? [] }));
+  // Export (berth export's bundle as a download): pull on every repository named; the server re-signs a stale timestamp first, as on a read.
+  groups.push(exportRoutes({
+    source: registry,
+    trust: trust && {
+      current: (r) => metadata.trust.current(r), byVersion: (r, role, v) => metadata.trust.byVersion(r, role, v), byChecksum: (r, role, sha) => metadata.trust.byChecksum(r, role, sha),
+      refresh: async (repository, gun) => { await trust?.get(repository, gun, 'timestamp.json').catch(() => undefined); },
+    },
+  }));
+  // Webhook endpoints' health and each delivery, for administrators.
+  groups.push(notificationRoutes({ store: metadata.notifications, endpoints: config.notifications.endpoints }));
   const services = {
     registryFor, access: options.access ?? auth.access, authenticator: auth.authenticator, identity: usersFromDatabase ? identity : null,
     audit: usersFromDatabase ? metadata.audit : null,
@@ -294,7 +332,6 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     : null;
   // trust.addr: the Notary API alone on a listener of its own, as a separate Notary server would be.
   const trustHttp = trust && config.trust.listener ? createRegistryServer(services, logger, groups.filter((g) => g.name === 'trust'), { core: 'front' }) : null;
-  let address: AddressInfo;
   let trustAddress: AddressInfo | null = null;
   let debugAddress: AddressInfo | null = null;
   try {
@@ -358,6 +395,21 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     });
   }
 
+  // Webhooks: deliver the outbox from every instance; delivered rows are kept 7 days for the API, pruned hourly once across instances.
+  const endpoints = config.notifications.endpoints.filter((e) => !e.disabled);
+  if (endpoints.length > 0) {
+    dispatcher = new NotificationDispatcher({
+      store: metadata.notifications, endpoints, owner: registry.instanceId, source: notifyBase(), log: logger,
+      onDelivery: metrics ? (endpoint, outcome) => metrics.recordWebhookDelivery(endpoint, outcome) : undefined,
+    });
+    dispatcher.start();
+    logger.info({ endpoints: endpoints.map((e) => e.name) }, 'webhook notifications on');
+  }
+  jobs.every('notifications-prune', 3_600_000, async () => {
+    const n = await metadata.notifications.prune(Date.now() - 7 * 86_400_000, 10_000);
+    if (n > 0) logger.info({ count: n }, 'pruned delivered webhook notifications');
+  });
+
   // Failed-login windows that ended are dead rows: pruned every minute, once across instances, so the table stays bounded.
   const limiter = auth.limiter;
   if (limiter) {
@@ -376,6 +428,8 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([events.idle(), new Promise((r) => (timer = setTimeout(r, 5000)))]);
       clearTimeout(timer);
+      // A delivery in flight is aborted and its row given back: the next start (or another instance) sends it.
+      await dispatcher?.close();
       await metadata.close();
       await storage.close();
     },

@@ -42,6 +42,9 @@ export class KyselyNotificationStore implements NotificationStore {
     const free = (table: 'notification_outbox') => sql<boolean>`(${sql.ref(`${table}.lease_until`)} is null or ${sql.ref(`${table}.lease_until`)} <= ${now})`;
     let oldest = this.db.selectFrom('notification_outbox').select('id')
       .where('endpoint', '=', endpoint).where('status', '=', 'pending').where(free('notification_outbox'))
+      // Nothing while the endpoint is backing off (retry_at is shared by every instance).
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('notification_endpoints').select('name')
+        .where('notification_endpoints.name', '=', endpoint).where('notification_endpoints.retry_at', '>', now))))
       .orderBy('created_at').orderBy('id').limit(1);
     // PostgreSQL: a row another claimer has locked is skipped, not waited for; the
     // outer conditions are checked again, so a row taken meanwhile is never taken twice.

@@ -77,8 +77,9 @@ export interface NotificationStore {
   enqueue(entries: readonly OutboxEntry[]): Promise<void>;
   /**
    * Leases the oldest pending row of `endpoint` whose lease is free at `now`
-   * to `owner` until `leaseUntil`, counting a try; null when there is none.
-   * Of racing claimers (on any instance) each gets a different row or none.
+   * to `owner` until `leaseUntil`, counting a try; null when there is none,
+   * or while the endpoint is deferred (`defer`) past `now`. Of racing
+   * claimers (on any instance) each gets a different row or none.
    */
   claim(endpoint: string, owner: string, now: number, leaseUntil: number): Promise<DeliveryRecord | null>;
   /** Marks the row delivered (whoever holds it) and the endpoint healthy (failures 0, no wait). */

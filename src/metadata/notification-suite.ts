@@ -71,6 +71,7 @@ export function runNotificationSuite(options: MetadataSuiteOptions): void {
       assert.equal(r1again?.lastError, 'HTTP 500');
       assert.equal(await store.failed(r1.id, 'd', 'i1', 130, 'timed out after 1000ms'), 2);
       await store.defer('d', 5000);
+      assert.equal(await store.claim('d', 'i1', 4999, 6000), null, 'nothing while the endpoint backs off');
       let [state] = await store.endpointStates(['d']);
       assert.deepEqual(state, { name: 'd', consecutiveFailures: 2, retryAt: 5000, lastError: 'timed out after 1000ms', lastFailureAt: 130, lastSuccessAt: null, pending: 2, delivered: 0 });
       assert.deepEqual((await store.list({ endpoint: 'd', status: 'retrying', limit: 10 })).map((r) => r.id), ['d-1']);

@@ -67,6 +67,7 @@ export class BerthMetrics {
   private readonly gcBlobs: Counter;
   private readonly gcManifests: Counter;
   private readonly gcBytes: Counter;
+  private readonly webhookDeliveries: Counter<'endpoint' | 'outcome'>;
   private storage: { at: number; dirty: boolean; pending: Promise<void> | null } = { at: 0, dirty: true, pending: null };
 
   constructor(private readonly options: BerthMetricsOptions = {}) {
@@ -84,6 +85,7 @@ export class BerthMetrics {
     this.gcBlobs = new Counter({ name: 'berth_gc_deleted_blobs_total', help: 'Blobs deleted by garbage collection (dry runs not counted).', registers });
     this.gcManifests = new Counter({ name: 'berth_gc_deleted_manifests_total', help: 'Manifests deleted by garbage collection (dry runs not counted).', registers });
     this.gcBytes = new Counter({ name: 'berth_gc_freed_bytes_total', help: 'Bytes of blob storage freed by garbage collection (dry runs not counted).', registers });
+    this.webhookDeliveries = new Counter({ name: 'berth_webhook_deliveries_total', help: 'Webhook delivery tries by this instance, by endpoint name (notifications.endpoints) and outcome (delivered, failed).', labelNames: ['endpoint', 'outcome'], registers });
     // Each pair starts at zero, so a first scrape shows the series and rate() sees the first increment.
     for (const outcome of ['succeeded', 'failed']) for (const dry of ['true', 'false']) this.gcRuns.labels(outcome, dry).inc(0);
     const totals = options.storageTotals;
@@ -131,6 +133,11 @@ export class BerthMetrics {
       this.gcBytes.inc(summary.bytesFreed);
     }
     this.storage.dirty = true;
+  }
+
+  /** Counts one webhook delivery try (the notification dispatcher's onDelivery). Endpoint names come from the config: few, and never a URL. */
+  recordWebhookDelivery(endpoint: string, outcome: 'delivered' | 'failed'): void {
+    this.webhookDeliveries.labels(endpoint, outcome).inc();
   }
 
   /** The metrics in Prometheus' text exposition format, and its content type. */
