@@ -10,6 +10,7 @@ import { BERTH_CLI, pickFreePort, startRegistry, withRegistryLog, type RunningRe
 import { pushImage, sha256 } from '../helpers/berth.js';
 import { createScratchDatabase, postgresSkipReason } from '../helpers/postgres.js';
 import { sharedTestS3 } from '../helpers/s3.js';
+import { SqliteStore } from '../../src/metadata/sqlite/sqlite-store.js';
 
 /**
  * `berth backup` and `berth restore` (issue 13 item 3, and item 5's backup
@@ -237,6 +238,21 @@ describe('berth backup and restore (SQLite + filesystem)', () => {
     const dir = path.join(work, 'backup');
     await push(reg.url, 'acme/app', 'v1', 4096);
     const summary = json<BackupSummary>(await berth(['backup', dir, '--data-dir', reg.dataDir, '--json']));
+
+    // A garbage collection holds the `gc` lease: the backup waits for it, then gives up naming it.
+    const store = new SqliteStore({ path: path.join(reg.dataDir, 'berth.db') });
+    await store.init();
+    t.after(() => store.close());
+    assert.equal(await store.leases.acquire('gc', 'a-collection', Date.now() + 60_000, Date.now()), true);
+    const waited = await berth(['backup', dir, '--data-dir', reg.dataDir, '--wait', '1s']);
+    assert.equal(waited.status, 4, waited.stderr);
+    assert.match(waited.stderr, /a garbage collection is running and did not finish within 1s; run the backup again when it has/);
+    await store.leases.release('gc', 'a-collection');
+    assert.equal((await readdir(dir)).filter((n) => n.startsWith('.partial-')).length, 0, 'the refused backup left no partial generation');
+    // A finished backup gives the lease back: a collection runs.
+    json(await berth(['backup', dir, '--data-dir', reg.dataDir, '--json']));
+    assert.equal(await store.leases.acquire('gc', 'a-collection', Date.now() + 60_000, Date.now()), true, 'the backup released the gc lease');
+    await store.leases.release('gc', 'a-collection');
 
     // Backing up into a folder that holds something else.
     const other = path.join(work, 'other');
