@@ -394,6 +394,7 @@ function resolve(c: WrittenConfig, cwd: string, errors: string[], warnings: stri
       s3: resolveS3(c, errors, warnings),
       deleteEnabled: c.storage?.delete?.enabled ?? true,
       redirect: !(c.storage?.redirect?.disable ?? false),
+      verifyReads: c.storage?.verifyreads ?? true,
       readOnly: c.storage?.maintenance?.readonly?.enabled ?? false,
       uploadPurging: {
         enabled: purging?.enabled ?? true,

@@ -269,6 +269,7 @@ export const CONFIG_DEFAULTS: Record<string, Default> = {
   'storage.delete.enabled': (p) => code(p.plain.storage.deleteEnabled),
   'storage.redirect': SECTION,
   'storage.redirect.disable': (p) => code(!p.plain.storage.redirect),
+  'storage.verifyreads': (p) => code(p.plain.storage.verifyReads),
   'storage.cache': IGNORED,
   'storage.cache.blobdescriptor': IGNORED,
   'storage.maintenance': SECTION,

@@ -37,6 +37,8 @@ export interface BerthConfig {
     readonly s3: S3Config | undefined;
     readonly deleteEnabled: boolean;
     readonly redirect: boolean;
+    /** storage.verifyreads: serve no blob bytes that fail their digest (registry/verified-read.ts). */
+    readonly verifyReads: boolean;
     readonly readOnly: boolean;
     readonly uploadPurging: { readonly enabled: boolean; readonly ageMs: number; readonly intervalMs: number; readonly dryRun: boolean };
   };

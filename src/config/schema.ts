@@ -118,6 +118,7 @@ export const configSchema = z.object({
     oss: z.unknown().optional().describe('registry:2 Aliyun OSS driver: not supported by Berth (the start stops).'),
     delete: z.object({ enabled: bool('Allow deleting manifests, tags and blob links through the API. Berth defaults to true.').optional() }).optional(),
     redirect: z.object({ disable: bool('Never redirect blob downloads to the storage backend.').optional() }).optional(),
+    verifyreads: bool('Check every blob Berth serves against its digest and size, so a damaged one is never handed out (default true): blobs up to 1 MiB are verified before the answer, larger ones as they stream, with their last 64 KiB held back until the digest matches. Costs hashing on every pull (see bench/README.md); off, only the size is checked. Redirected downloads (S3) and nginx (http.accelredirect) are not checked by Berth.').optional(),
     cache: z.object({ blobdescriptor: z.string().optional() }).passthrough().optional().describe('registry:2 descriptor cache; Berth has its own (accepted, ignored).'),
     maintenance: z.object({
       uploadpurging: z.object({
