@@ -1,4 +1,6 @@
 export { Registry, type RegistryOptions } from './registry.js';
+/** Blob bytes are read into these blocks; the last consumer of a chunk may give its block back (storage/block-pool.ts). */
+export { readBlocks } from '../storage/index.js';
 export { UploadPurge, type UploadPurgeOptions } from './maintenance/upload-purge.js';
 export type { BlobPlacement } from './placement.js';
 export type { RegistryService, ByteRange, BodyOptions, ChunkOptions, PageOptions, ReadOptions, ManifestPushResult, ManifestDeleteResult, PutBlobOptions, PutManifestOptions, StartUploadOptions, TagUpdate } from './service.js';

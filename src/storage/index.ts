@@ -7,6 +7,7 @@ import { createS3Driver, type S3DriverOptions } from './drivers/s3.js';
 export { type StorageDriver, type FileInfo, type ReadOptions, type AppendOptions, PathNotFoundError, InvalidPathError, SizeMismatchError, StorageUnavailableError } from './driver.js';
 export type { S3DriverOptions } from './drivers/s3.js';
 export { BaseDriver, checkPath } from './base.js';
+export { BlockPool, readBlocks } from './block-pool.js';
 
 export interface StorageOptions {
   driver: 'filesystem' | 'inmemory' | 's3';

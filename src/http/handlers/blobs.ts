@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../../errors/index.js';
+import { readBlocks } from '../../registry/index.js';
 import type { RequestContext } from '../context.js';
 import { parseRangeHeader } from '../range.js';
 import { sendEmpty } from '../respond.js';
@@ -66,7 +67,10 @@ async function sendBody(ctx: RequestContext, stream: Readable, status: number, h
     let next = await chunks.next();
     res.writeHead(status, headers);
     for (; !next.done; next = await chunks.next()) {
-      if (!res.write(next.value)) await once(res, 'drain', { signal: ctx.signal });
+      const chunk = next.value;
+      // Once the socket has taken the bytes, nothing holds the block: it may be read into again.
+      const written = res.write(chunk, (err) => { if (!err) readBlocks.give(chunk); });
+      if (!written) await once(res, 'drain', { signal: ctx.signal });
     }
     finished = true;
     res.end();
