@@ -161,8 +161,12 @@ async function copyBlob(dir: string, storage: StorageDriver, location: string, b
   await rename(tmp, final);
 }
 
-/** Runs `fn` on every item, at most `limit` at a time; the first failure stops the rest. */
-async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+/**
+ * Runs `fn` on every item, at most `limit` at a time. The first failure
+ * stops the rest from starting; it is thrown once those in flight have
+ * settled, so a caller's clean-up never races a copy still writing.
+ */
+export async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failed = false;
   const worker = async () => {
@@ -176,7 +180,9 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) 
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
 }
 
 /**

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { RegistryError } from '../errors/index.js';
 import type { BlobPlacement } from '../registry/index.js';
 import type { StorageDriver } from '../storage/index.js';
-import { listGenerations, type ProgressSink } from './backup.js';
+import { eachLimited, listGenerations, type ProgressSink } from './backup.js';
 import type { DatabaseTarget } from './database.js';
 import { backupBlobPath, readManifest, sha256File, type BackupFile } from './layout.js';
 
@@ -19,6 +19,8 @@ export interface RestoreOptions {
   placement: Pick<BlobPlacement, 'location'>;
   /** Where each backed-up file goes in the target (from the target's configuration). */
   placeFile(file: BackupFile): string;
+  /** Blobs copied at once. */
+  concurrency?: number;
   progress?: ((total: number) => ProgressSink) | undefined;
 }
 
@@ -104,7 +106,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreSummar
   const contentAddressed = !storage.copiesOnMove;
   try {
     const progress = options.progress?.(manifest.counts.blobBytes);
-    for (const b of manifest.blobs) {
+    await eachLimited(manifest.blobs, options.concurrency ?? 4, async (b) => {
       const from = backupBlobPath(dir, b.digest);
       const to = placement.location({ digest: b.digest, size: b.size, ...(!contentAddressed && b.location !== null ? { location: b.location } : {}) });
       const stream = hashed(from, b.digest.slice(0, b.digest.indexOf(':')));
@@ -120,7 +122,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreSummar
         throw new RegistryError('DIGEST_INVALID', `blob ${b.digest} in the backup is corrupt (${from}: ${got.size} bytes hashing to ${got.digest}); nothing was restored. Restore another generation, or a copy of ${dir}`, { detail: { digest: b.digest } });
       }
       progress?.advance(b.size, b.digest);
-    }
+    });
     progress?.finish(`${manifest.blobs.length} blobs restored and verified`);
 
     const files: Record<string, string> = {};
