@@ -18,6 +18,8 @@ export interface FilesystemDriverOptions {
 const TMP_PREFIX = '.tmp-';
 /** Chunks are gathered into writes of about this size (fewer syscalls). */
 const WRITE_BATCH_BYTES = 1024 * 1024;
+/** An append syncs what it wrote in the background every this many bytes (see append). */
+const BACKGROUND_SYNC_BYTES = 32 * 1024 * 1024;
 
 function isErrno(err: unknown, code: string): boolean {
   return (err as NodeJS.ErrnoException | null)?.code === code;
@@ -156,22 +158,44 @@ export class FilesystemDriver implements StorageDriver {
     const fh = await inFolder(path.dirname(target), () => open(target, 'a'));
     let size = (await fh.stat()).size;
     const before = size;
+    // One write in flight while the next batch is gathered (and hashed, by
+    // the caller's source), and the data synced to disk in the background as
+    // it grows, so the final datasync before returning has little left to do.
+    let writing: Promise<void> | null = null;
+    let syncing: Promise<void> | null = null;
+    let failure: unknown = null; // of a background write or sync: rethrown at the next step
+    let unsynced = 0;
+    const settle = async () => {
+      await writing;
+      await syncing;
+    };
+    const check = () => {
+      if (failure) throw failure;
+    };
     try {
       let batch: Uint8Array[] = [];
       let batchBytes = 0;
-      const flush = async () => {
-        if (batchBytes === 0) return;
-        const bufs = batch;
-        batch = [];
-        batchBytes = 0;
+      const write = async (bufs: Uint8Array[], total: number) => {
         let written = 0;
-        const total = bufs.reduce((n, b) => n + b.byteLength, 0);
         // writev may write less than asked; finish the rest.
         while (written < total) {
           const { bytesWritten } = await fh.writev(written === 0 ? bufs : [Buffer.concat(bufs).subarray(written)]);
           written += bytesWritten;
         }
         size += total;
+        unsynced += total;
+        if (unsynced >= BACKGROUND_SYNC_BYTES && !syncing) {
+          unsynced = 0;
+          syncing = fh.datasync().then(() => { syncing = null; }, (err: unknown) => { failure ??= err; syncing = null; });
+        }
+      };
+      const flush = async () => {
+        await writing;
+        check();
+        if (batchBytes === 0) return;
+        writing = write(batch, batchBytes).catch((err: unknown) => { failure ??= err; });
+        batch = [];
+        batchBytes = 0;
       };
       for await (const chunk of source) {
         options.signal?.throwIfAborted();
@@ -182,11 +206,14 @@ export class FilesystemDriver implements StorageDriver {
       }
       options.signal?.throwIfAborted();
       await flush();
+      await settle();
+      check();
       await fh.datasync();
       await fh.close();
       return size;
     } catch (err) {
       try {
+        await settle();
         await fh.truncate(before);
         await fh.datasync();
       } finally {
