@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { link, mkdir, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,8 +15,13 @@ import { RegistryError } from '../errors/index.js';
  *   - a member's path must stay inside the archive: no absolute path, no
  *     `..` component, no backslash or NUL; the staged path is built from
  *     the checked components under the staging root;
- *   - only regular files and folders are accepted: a symlink, a hard link,
- *     a device or a FIFO refuses the archive;
+ *   - only regular files and folders are written: a hard link, a device or
+ *     a FIFO refuses the archive; a symbolic link is never created on disk:
+ *     `docker save` writes relative ones between its own members
+ *     (`<id>/layer.tar -> ../<other>/layer.tar`), so one whose target,
+ *     taken from its own folder, is a regular file of the archive is kept
+ *     as another name of that member, and any other (absolute, leaving the
+ *     archive, dangling, a loop) refuses the archive;
  *   - a declared size is bounded before a byte is read: beyond the file
  *     itself (an uncompressed tar cannot hold more than it weighs), beyond
  *     `maxMemberBytes`, or taking the total beyond `maxTotalBytes`;
@@ -46,8 +51,10 @@ export interface StagedMember {
 }
 
 export interface StagedTar {
-  /** Regular files, by normalized path. */
+  /** Regular files, by normalized path (a symbolic link under its own path, with its target's size and digest). */
   members: Map<string, StagedMember>;
+  /** Symbolic links: their path → the path of the regular file they name (staged as a hard link to it). */
+  aliases: Map<string, string>;
   /** Whether the file was gzip-compressed. */
   gzip: boolean;
 }
@@ -96,6 +103,7 @@ export async function stageTar(file: string, dest: string, limits: TarLimits = {
   const gzip = await isGzip(file);
   const members = new Map<string, StagedMember>();
   const folders = new Set<string>();
+  const links = new Map<string, { target: string; name: string }>();
   let total = 0;
   let fed = 0;
   let lastEnd = 0;
@@ -119,7 +127,19 @@ export async function stageTar(file: string, dest: string, limits: TarLimits = {
         entry.resume();
         continue;
       }
-      if (h.type === 'symlink' || h.type === 'link') throw importRefusal(file, h.name, `refused: a ${h.type === 'link' ? 'hard link' : 'symbolic link'} (to ${h.linkname}); an image archive holds regular files only`);
+      if (h.type === 'symlink') {
+        const target = h.linkname;
+        if (target.startsWith('/')) throw importRefusal(file, h.name, `refused: a symbolic link to an absolute path (${target})`);
+        const resolved = safeMemberPath(path.posix.join(path.posix.dirname(rel), target));
+        if (typeof resolved === 'string' || resolved.length === 0 || path.posix.normalize(path.posix.join(path.posix.dirname(rel), target)).startsWith('..')) {
+          throw importRefusal(file, h.name, `refused: a symbolic link that leaves the archive (to ${target})`);
+        }
+        if (members.has(rel) || folders.has(rel) || links.has(rel)) throw importRefusal(file, h.name, 'refused: the archive holds this path twice');
+        links.set(rel, { target: resolved.join('/'), name: h.name });
+        entry.resume();
+        continue;
+      }
+      if (h.type === 'link') throw importRefusal(file, h.name, `refused: a hard link (to ${h.linkname}); an image archive holds regular files only`);
       if (h.type !== 'file' && h.type !== 'contiguous-file') throw importRefusal(file, h.name, `refused: a ${h.type}; an image archive holds regular files only`);
       if (rel === '') throw importRefusal(file, h.name, 'refused: a file without a name');
       const size = h.size;
@@ -128,7 +148,7 @@ export async function stageTar(file: string, dest: string, limits: TarLimits = {
       if (!gzip && entry.offset + BLOCK + size > fileSize) throw importRefusal(file, h.name, `truncated archive: it declares ${size} bytes, but the file ends ${Math.max(0, fileSize - entry.offset - BLOCK)} bytes into them`);
       if (size > maxMember) throw importRefusal(file, h.name, `refused: it declares ${size} bytes, more than the limit of ${maxMember} per member`);
       if (total + size > maxTotal) throw importRefusal(file, h.name, `refused: the members declare more than the limit of ${maxTotal} bytes in all`);
-      if (members.has(rel) || folders.has(rel)) throw importRefusal(file, h.name, 'refused: the archive holds this path twice');
+      if (members.has(rel) || folders.has(rel) || links.has(rel)) throw importRefusal(file, h.name, 'refused: the archive holds this path twice');
       total += size;
       const target = path.join(dest, ...parts);
       await mkdir(path.dirname(target), { recursive: true });
@@ -170,5 +190,26 @@ export async function stageTar(file: string, dest: string, limits: TarLimits = {
   }
   // A tar ends with two zero blocks after the last member; without them, it was cut at a member's end.
   if (fed < lastEnd + 2 * BLOCK) throw importRefusal(file, null, 'truncated archive: it ends without the two zero blocks that close a tar');
-  return { members, gzip };
+  // Each link must end, within a few hops, at a regular file of the archive.
+  const aliases = new Map<string, string>();
+  for (const [rel, symlink] of links) {
+    let at = symlink.target;
+    for (let hop = 0; links.has(at); hop++) {
+      if (hop >= 8) throw importRefusal(file, symlink.name, 'refused: a loop of symbolic links');
+      at = (links.get(at) as { target: string }).target;
+    }
+    const target = members.get(at);
+    if (!target) throw importRefusal(file, symlink.name, `refused: a symbolic link to ${symlink.target}, which the archive does not hold as a regular file`);
+    aliases.set(rel, at);
+    members.set(rel, { ...target, path: rel });
+    // A hard link inside the staging folder (ours, never the archive's): readers see a regular file.
+    const aliasPath = path.join(dest, ...rel.split('/'));
+    try {
+      await mkdir(path.dirname(aliasPath), { recursive: true });
+      await link(path.join(dest, ...at.split('/')), aliasPath);
+    } catch (err) {
+      throw importRefusal(file, symlink.name, `refused: a symbolic link whose path is also a folder or file of the archive (${(err as Error).message})`, err);
+    }
+  }
+  return { members, aliases, gzip };
 }

@@ -149,6 +149,19 @@ describe('berth import', () => {
     assert.equal(digest, only(summary).digest);
   });
 
+  it('follows docker save\'s own links between members (<id>/layer.tar -> ../<other>/layer.tar) without creating any', async () => {
+    const image = await makeImage(['linked/app:1']);
+    const members = dockerSaveMembers([image]);
+    const layers = members.filter((m) => m.name.endsWith('/layer.tar'));
+    const [first, second] = [one(layers), one(layers.slice(1))];
+    // The second layer's bytes moved to a folder of their own, and its usual path made a link to them, as docker 25+ writes it.
+    const linked = members.flatMap((m) => (m === second ? [{ name: 'blobs/sha256/x/layer.tar', data: m.data }, { name: m.name, type: 'symlink' as const, linkname: `../blobs/sha256/x/layer.tar` }] : [m]));
+    assert.ok(first);
+    const summary = await importOk([await save(await makeTar(linked))]);
+    assert.equal(summary.blobs.stored, 3);
+    await pull('linked/app', '1', image);
+  });
+
   it('imports a docker save tarball of several images, each to its own tag; --to REPO keeps the tags; --to REPO:TAG is refused as ambiguous', async () => {
     const a = await makeImage(['multi/a:1']);
     const b = await makeImage(['multi/b:2', 'multi/b:stable']);
@@ -287,9 +300,18 @@ describe('berth import', () => {
       await refused(bytes, 'bad/absolute', /\/tmp\/berth-import-absolute\.txt: refused: an absolute path/);
     });
 
-    it('a symbolic link', async () => {
-      const bytes = await saveWith('bad/symlink', (ms) => [...ms, { name: 'link', type: 'symlink', linkname: '/etc/passwd' }]);
-      await refused(bytes, 'bad/symlink', /link: refused: a symbolic link \(to \/etc\/passwd\)/);
+    it('a symbolic link to an absolute path, out of the archive, to nothing, or in a loop', async () => {
+      const absolute = await saveWith('bad/symlink', (ms) => [...ms, { name: 'link', type: 'symlink', linkname: '/etc/passwd' }]);
+      await refused(absolute, 'bad/symlink', /link: refused: a symbolic link to an absolute path \(\/etc\/passwd\)/);
+      const leaving = await saveWith('bad/symlink', (ms) => [...ms, { name: 'a/link', type: 'symlink', linkname: '../../etc/passwd' }]);
+      await refused(leaving, 'bad/symlink', /a\/link: refused: a symbolic link that leaves the archive \(to \.\.\/\.\.\/etc\/passwd\)/);
+      const dangling = await saveWith('bad/symlink', (ms) => [...ms, { name: 'a/link', type: 'symlink', linkname: '../nothing.json' }]);
+      await refused(dangling, 'bad/symlink', /a\/link: refused: a symbolic link to nothing\.json, which the archive does not hold as a regular file/);
+      const loop = await saveWith('bad/symlink', (ms) => [...ms, { name: 'x', type: 'symlink', linkname: 'y' }, { name: 'y', type: 'symlink', linkname: 'x' }]);
+      await refused(loop, 'bad/symlink', /refused: a loop of symbolic links/);
+      // A layer that is a link to a member outside the archive's files is never followed on disk either.
+      const layerLink = await saveWith('bad/symlink', (ms) => ms.map((m) => (m.name.endsWith('/layer.tar') ? { name: m.name, type: 'symlink' as const, linkname: '../../../../etc/hostname' } : m)));
+      await refused(layerLink, 'bad/symlink', /layer\.tar: refused: a symbolic link that leaves the archive/);
     });
 
     it('a hard link', async () => {
