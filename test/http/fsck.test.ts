@@ -2,6 +2,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { startTestBerth, sha256, pushBlob, pushImage, errorCode, type TestBerth } from '../helpers/berth.js';
 import { sharedTestS3 } from '../helpers/s3.js';
@@ -51,13 +54,13 @@ describe('berth fsck', () => {
   });
 
   /** The CLI on the test's database and storage: its exit code, its JSON report (with --json) and its output. */
-  async function cli(args: string[]): Promise<{ code: number; report: FsckReport | null; stdout: string; stderr: string }> {
+  async function cli(args: string[], dataDir = t.dataDir): Promise<{ code: number; report: FsckReport | null; stdout: string; stderr: string }> {
     const env = {
       ...process.env, ...storageEnv, REGISTRY_GC_ENABLED: 'false', REGISTRY_MANIFESTS_SPARSE_NAMESPACES: 'mirror',
       ...(t.databaseUrl ? { BERTH_DATABASE_URL: t.databaseUrl } : {}),
     };
     const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [BIN, 'fsck', '--data-dir', t.dataDir, ...args], { env, timeout: 60_000 }, (err, stdout, stderr) => {
+      execFile(process.execPath, [BIN, 'fsck', '--data-dir', dataDir, ...args], { env, timeout: 60_000 }, (err, stdout, stderr) => {
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
       });
     });
@@ -104,6 +107,18 @@ describe('berth fsck', () => {
     const bad = await cli(['--no-such-flag']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /unknown option '--no-such-flag'/);
+    if (!t.databaseUrl) {
+      // A data folder without a database is a mistake in the command, and fsck does not create one there.
+      const empty = await mkdtemp(join(tmpdir(), 'berth-fsck-'));
+      try {
+        const none = await cli([], empty);
+        assert.equal(none.code, 2);
+        assert.match(none.stderr, /no Berth database at .*berth\.db: run fsck with the server's configuration/);
+        assert.deepEqual(await readdir(empty), []);
+      } finally {
+        await rm(empty, { recursive: true, force: true });
+      }
+    }
   });
 
   it('reports a flipped byte as a corrupt blob (exit 1); --repair quarantines it, GET answers 404 BLOB_UNKNOWN, a re-push works and fsck is clean again', async () => {

@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
 import { storageFromConfig } from '../../app.js';
+import { loadConfig } from '../../config/index.js';
 import { isRegistryError } from '../../errors/index.js';
 import { Fsck, type Finding, type FsckReport } from '../../fsck/index.js';
 import { Registry, SparsePolicy } from '../../registry/index.js';
+import { StorageUnavailableError } from '../../storage/index.js';
 import { ExitError } from '../exit-error.js';
 import { Progress } from '../progress.js';
 import { humanBytes } from './gc.js';
@@ -26,6 +29,12 @@ export const FSCK_EXIT = { clean: 0, findings: 1, usage: 2, conflict: 4, unavail
  * server runs; --repair takes the `gc` lease as garbage collection does.
  */
 export async function fsckCommand(flags: FsckFlags): Promise<FsckReport> {
+  // A check needs a registry: unlike the identity commands, it never starts a new database.
+  // (Read quietly: withStore loads it again, and reports its errors and warnings.)
+  const db = (await loadConfig({ file: flags.config, flags: { dataDir: flags.dataDir } })).config?.database;
+  if (db?.kind === 'sqlite' && !existsSync(db.path)) {
+    throw new ExitError(`no Berth database at ${db.path}: run fsck with the server's configuration (--config FILE or BERTH_CONFIG, or --data-dir DIR)`, FSCK_EXIT.usage);
+  }
   let report: FsckReport;
   try {
     report = await withStore(flags, async (store, config) => {
@@ -33,7 +42,12 @@ export async function fsckCommand(flags: FsckFlags): Promise<FsckReport> {
         throw new ExitError('storage.maintenance.readonly is on: --repair would move and delete records; run without --repair, or turn read-only off', FSCK_EXIT.usage);
       }
       const storage = storageFromConfig(config);
-      await storage.init();
+      try {
+        await storage.init();
+      } catch (err) {
+        if (err instanceof StorageUnavailableError) throw new ExitError(`${err.message}; check storage.* in the configuration and that the storage is reachable`, FSCK_EXIT.unavailable);
+        throw new ExitError((err as Error).message, FSCK_EXIT.usage); // a missing bucket, denied credentials: the configuration's to fix
+      }
       try {
         const sparse = new SparsePolicy(config.manifests.sparse);
         const registry = new Registry({ storage, metadata: store, deleteEnabled: config.storage.deleteEnabled, readOnly: false, manifestMaxBytes: config.limits.manifestMaxBytes, sparse });
@@ -53,7 +67,7 @@ export async function fsckCommand(flags: FsckFlags): Promise<FsckReport> {
     }, { users: false });
   } catch (err) {
     if (err instanceof ExitError) {
-      // withStore maps the catalogue's codes (BERTH_CONFLICT: 4); fsck keeps 1 for "findings remain".
+      // withStore maps the catalogue's codes (BERTH_CONFLICT: 4, BERTH_UNAVAILABLE: 1); fsck keeps 1 for "findings remain".
       if (err.exitCode === 1) throw new ExitError(err.message, FSCK_EXIT.unavailable);
       throw err;
     }
