@@ -373,6 +373,20 @@ describe('berth export: the Berth bundle', () => {
       err = await attempt('targets-resigned', withResigned);
       assert.match(err.message, /trust data does not verify/);
       await nothingImported();
+      // The trust data intact, but index.json and berth-bundle.json (resealed) point v2 at v1's index: not what the trust data signs.
+      const moved = good.map((m) => {
+        if (m.name === 'index.json') return { ...m, data: Buffer.from(m.data.toString().replace(`"digest": "${sha256(content.v2)}"`, `"digest": "${content.indexDigest}"`)) };
+        if (m.name === 'berth-bundle.json') {
+          const doc = JSON.parse(m.data.toString()) as BundleManifest;
+          for (const i of doc.images) if (i.tag === 'v2') Object.assign(i, { digest: content.indexDigest, size: content.index.length });
+          return { ...m, data: Buffer.from(JSON.stringify(doc)) };
+        }
+        return m;
+      });
+      err = await attempt('tag-moved', reseal(moved));
+      assert.equal(err.code, 'BERTH_IMPORT_INVALID');
+      assert.match(err.message, new RegExp(`rel/app:v2 points at ${content.indexDigest}, but its trust data signs ${sha256(content.v2)}`));
+      await nothingImported();
     });
 
     it('a registry under another name than the GUN\'s: BERTH_CONFLICT naming the fix; with no configured name: imported with a warning', async () => {
