@@ -303,6 +303,17 @@ describe('berth backup and restore (SQLite + filesystem)', () => {
     const lacking = await berth(['restore', dir, '--data-dir', path.join(work, 'w')]);
     assert.equal(lacking.status, 5, lacking.stderr);
     assert.match(lacking.stderr, new RegExp(`the backup lacks blob sha256:${victim}`));
+
+    // A blob whose bytes in the registry's storage do not match its digest: the backup stops, naming it, and makes no generation.
+    const before = await readdir(dir);
+    const fresh = await pushImage(reg.url, 'acme/app', 'v2', { layers: ['bytes that will rot'] });
+    const rotten = fresh.layers[0] ?? assert.fail('a layer');
+    const rottenPath = path.join(reg.dataDir, 'blobs', 'sha256', rotten.slice(7, 9), rotten.slice(7));
+    await writeFile(rottenPath, 'bytes that did rot!');
+    const stopped = await berth(['backup', dir, '--data-dir', reg.dataDir]);
+    assert.equal(stopped.status, 5, stopped.stderr);
+    assert.match(stopped.stderr, new RegExp(`blob ${rotten} in storage does not match its digest .*Run \`berth fsck\``));
+    assert.deepEqual((await readdir(dir)).filter((n) => !before.includes(n) && !n.startsWith('.partial-')), [], 'no new generation');
   });
 
   it('torture: a backup taken during 50 concurrent pushes restores every push acknowledged before it started, and every image in it pulls completely', async (t) => {
@@ -351,7 +362,7 @@ describe('berth backup and restore (PostgreSQL + S3)', { skip: postgresSkipReaso
     await Promise.all(Array.from({ length: 5 }, async (_, i) => { for (let n = 0; n < 4; n++) await push(reg.url, `base/r${i}`, `t${n}`, 64 * 1024); }));
 
     const run = await backupDuringPushes(reg.url, ['backup', dir, '--data-dir', reg.dataDir, '--json'], { ...process.env as Record<string, string>, ...sourceEnv }, { pushers: 20, warmup: 30, layerBytes: 16 * 1024, logs: reg.logs });
-    t.diagnostic(`backup (PostgreSQL + s3rver): ${run.backupMs} ms, ${run.summary.blobs.total} blobs, ${run.ackedBefore.length} pushes acknowledged before it, ${run.ackedDuring.length} during it, ${run.retried} pushed again after a 500`);
+    t.diagnostic(`backup (PostgreSQL + s3rver): ${run.backupMs} ms, ${run.summary.blobs.total} blobs (${run.summary.blobs.bytesTotal} bytes), ${run.ackedBefore.length} pushes acknowledged before it, ${run.ackedDuring.length} during it, ${run.retried} pushed again after a 500`);
     assert.equal(run.summary.database, 'postgres');
     assert.ok(existsSync(path.join(dir, run.summary.generation, 'berth.pgdump')));
 
