@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { RegistryError } from '../errors/index.js';
+import { fromSystemError, RegistryError } from '../errors/index.js';
 import type { LeaseStore } from '../metadata/index.js';
 import type { BlobPlacement } from '../registry/index.js';
 import { PathNotFoundError, type StorageDriver } from '../storage/index.js';
@@ -102,6 +102,7 @@ async function prepareDir(dir: string): Promise<void> {
     throw err;
   });
   if (entries === null) await mkdirPrivate(dir);
+  else if (entries.length === 0) await chmod(dir, 0o700);
   else if (entries.length > 0 && !entries.includes(MARKER)) {
     throw new RegistryError('BERTH_CONFLICT', `${dir} is not empty and is not a Berth backup (no ${MARKER}); name an empty or new folder, or an earlier backup's folder`);
   }
@@ -271,6 +272,9 @@ export async function runBackup(options: BackupOptions): Promise<BackupSummary> 
       files: files.map((f) => f.role),
       durationMs: Date.now() - started.getTime(),
     };
+  } catch (err) {
+    if (fromSystemError(err)) throw new RegistryError('BERTH_STORAGE_FULL', `no space left while writing the backup to ${dir}; free space there or name a folder on another disk, then run the backup again`, { cause: err });
+    throw err;
   } finally {
     await lease.release();
   }

@@ -186,7 +186,12 @@ export function postgresSource(url: string): DatabaseSource {
 export function postgresTarget(url: string): DatabaseTarget {
   const withClient = async <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => {
     const client = new pg.Client({ connectionString: url });
-    await client.connect();
+    try {
+      await client.connect();
+    } catch (err) {
+      // The driver's message names the host and the user, never the password.
+      throw new RegistryError('BERTH_UNAVAILABLE', `cannot connect to the target database (database.url): ${(err as Error).message}; create it empty first, e.g. createdb`, { cause: err });
+    }
     try {
       return await fn(client);
     } finally {
