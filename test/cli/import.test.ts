@@ -147,6 +147,10 @@ describe('berth import', () => {
     assert.deepEqual(await tags('single/app'), ['1.0', 'latest']);
     const digest = await pull('single/app', '1.0', image);
     assert.equal(digest, only(summary).digest);
+    // The core's listeners ran in the import: the server (whose index was reconciled at its start) finds the new repository.
+    const search = await fetch(`${reg.url}/api/v1/search?q=single`);
+    assert.equal(search.status, 200);
+    assert.deepEqual(((await search.json()) as { results: { name: string }[] }).results.map((r) => r.name), ['single/app']);
   });
 
   it('follows docker save\'s own links between members (<id>/layer.tar -> ../<other>/layer.tar) without creating any', async () => {
@@ -351,6 +355,19 @@ describe('berth import', () => {
       const bytes = await saveWith('bad/missing', (ms) => ms.filter((m) => !m.name.endsWith('/layer.tar')));
       await refused(bytes, 'bad/missing', /layer\.tar: missing/);
     });
+  });
+
+  it('an immutable tag refuses an import of other content under it through the core (exit 4); the same content again is fine', async () => {
+    const rule = await berth(['immutable', 'add', 'repository:immut/app', '--tags', 'v*', '--data-dir', reg.dataDir]);
+    assert.equal(rule.status, 0, rule.stderr);
+    const a = await makeImage([]);
+    const b = await makeImage([]);
+    const first = await importOk([await save(await dockerSave([a]))], '--to', 'immut/app:v1');
+    const r = await importFile([await save(await dockerSave([b]))], '--to', 'immut/app:v1');
+    assert.equal(r.status, 4, r.stderr);
+    assert.match(r.stderr, /tag immut\/app:v1 is immutable/);
+    await pull('immut/app', 'v1', a);
+    assert.equal(only(first).digest, (await importOk([await save(await dockerSave([a]))], '--to', 'immut/app:v1')).files[0]?.images[0]?.digest);
   });
 
   it('a namespace quota smaller than the image refuses the import through the core (exit 3), with no tag and no object', async () => {
