@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorCode, sha256, startTestBerth, type TestBerth } from '../helpers/berth.js';
+import { createScratchDatabase, postgresSkipReason, type ScratchDatabase } from '../helpers/postgres.js';
 
 /**
  * Webhooks (registry:2's notifications.endpoints) against real HTTP
@@ -23,13 +24,15 @@ interface Received {
   at: number;
 }
 
-type Reply = 'ok' | 'fail' | 'hang';
+type Reply = 'ok' | 'fail' | 'hang' | 'slow';
 
 interface Receiver {
   url: string;
   received: Received[];
   /** How to answer the next request (it has seen `n` before). */
   reply: (n: number) => Reply;
+  /** `slow` answers wait for this, then 50 ms. */
+  gate: Promise<void>;
   /** Resolves with what was received once `done` holds; fails after `ms` showing what came. */
   waitFor(done: (r: Received[]) => boolean, ms?: number): Promise<Received[]>;
   close(): Promise<void>;
@@ -38,7 +41,7 @@ interface Receiver {
 async function startReceiver(): Promise<Receiver> {
   const hanging: ServerResponse[] = [];
   const r: Receiver = {
-    url: '', received: [], reply: () => 'ok',
+    url: '', received: [], reply: () => 'ok', gate: Promise.resolve(),
     async waitFor(done, ms = 15_000) {
       const deadline = Date.now() + ms;
       while (!done(r.received)) {
@@ -63,14 +66,28 @@ async function startReceiver(): Promise<Receiver> {
         hanging.push(res);
         return;
       }
-      r.received.push({ path: req.url ?? '', headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')), at: Date.now() });
-      res.writeHead(reply === 'ok' ? 200 : 500).end();
+      const received = { path: req.url ?? '', headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown, at: Date.now() };
+      const answer = () => {
+        r.received.push(received);
+        res.writeHead(reply === 'fail' ? 500 : 200).end();
+      };
+      if (reply === 'slow') void r.gate.then(() => setTimeout(answer, 50));
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   r.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return r;
 }
+
+/** Reads until `ok` holds (the outbox is updated just after a receiver answers), at most `ms`; returns the last read. */
+async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 5000): Promise<T> {
+  let v = await read();
+  for (const deadline = Date.now() + ms; !ok(v) && Date.now() < deadline; v = await read()) await new Promise((r) => setTimeout(r, 20));
+  return v;
+}
+
+const getJson = async <T>(url: string): Promise<T> => (await (await fetch(url, { headers: { Authorization: ADMIN } })).json()) as T;
 
 /** Berth with users from its database (the API is for administrators) and these endpoints. */
 async function startHooked(endpoints: unknown[], env: Record<string, string> = {}): Promise<{ t: TestBerth; call: (path: string, init?: RequestInit) => Promise<Response> }> {
@@ -228,7 +245,8 @@ describe('webhook notifications', () => {
       await all.waitFor((r) => r.length >= 10);
       const res = await fetch(`${t.url}/api/v1/notifications/endpoints`, { headers: { Authorization: ADMIN } });
       assert.equal(res.status, 200);
-      const { endpoints } = (await res.json()) as { endpoints: Record<string, unknown>[] };
+      await res.arrayBuffer();
+      const { endpoints } = await eventually(() => getJson<{ endpoints: Record<string, unknown>[] }>(`${t.url}/api/v1/notifications/endpoints`), (v) => v.endpoints.every((e) => e.pending === 0));
       assert.deepEqual(endpoints.map((e) => [e.name, e.status, e.pending, e.failures, e.lastError, e.format, e.disabled]), [
         ['all', 'ok', 0, 0, null, 'distribution', false], ['ce', 'ok', 0, 0, null, 'cloudevents', false], ['off', 'disabled', 0, 0, null, 'distribution', true],
       ]);
@@ -298,9 +316,15 @@ describe('webhook notifications', () => {
       flaky.reply = () => 'ok';
       const before = flaky.received.length;
       await flaky.waitFor((r) => r.length > before);
-      const after = await (await fetch(`${t.url}/api/v1/notifications/endpoints`, { headers: { Authorization: ADMIN } })).json() as { endpoints: Record<string, unknown>[] };
+      // The outbox and the counter move just after the receiver's answer is read: wait for them.
+      let after: { endpoints: Record<string, unknown>[] } = { endpoints: [] };
+      let text = '';
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+        after = await (await fetch(`${t.url}/api/v1/notifications/endpoints`, { headers: { Authorization: ADMIN } })).json() as { endpoints: Record<string, unknown>[] };
+        text = (await t.berth.metrics?.scrape())?.body ?? '';
+        if (after.endpoints[0]?.delivered === 1 && text.includes('outcome="delivered"} 1')) break;
+      }
       assert.deepEqual([after.endpoints[0]?.status, after.endpoints[0]?.pending, after.endpoints[0]?.failures, after.endpoints[0]?.delivered], ['ok', 0, 0, 1]);
-      const text = (await t.berth.metrics?.scrape())?.body ?? '';
       const failures = Number(/berth_webhook_deliveries_total\{endpoint="flaky",outcome="failed"\} (\d+)/.exec(text)?.[1]);
       assert.ok(failures >= 4, `failed tries counted: ${failures}`);
       assert.match(text, /berth_webhook_deliveries_total\{endpoint="flaky",outcome="delivered"\} 1\n/);
@@ -338,13 +362,62 @@ describe('webhook notifications', () => {
       const [first] = await slow.waitFor((r) => r.length >= 1, 10_000);
       assert.deepEqual(eventsOf([first as Received]).map((e) => e.target.digest), [img.digest], 'the hung try was retried with the same event');
       assert.ok((first?.at ?? 0) - started >= 300, 'the retry came after the 300 ms timeout');
-      const deliveries = await (await fetch(`${t.url}/api/v1/notifications/deliveries?endpoint=slow`, { headers: { Authorization: ADMIN } })).json() as { deliveries: Record<string, unknown>[] };
+      const deliveries = await eventually(() => getJson<{ deliveries: Record<string, unknown>[] }>(`${t.url}/api/v1/notifications/deliveries?endpoint=slow`), (v) => v.deliveries[0]?.status === 'delivered');
       assert.deepEqual(deliveries.deliveries.map((d) => [d.status, d.attempts]), [['delivered', 2]]);
       const ep = await (await fetch(`${t.url}/api/v1/notifications/endpoints`, { headers: { Authorization: ADMIN } })).json() as { endpoints: Record<string, unknown>[] };
       assert.equal(ep.endpoints[0]?.lastError, 'timed out after 300ms', 'the failure is recorded');
       // No stuck worker: the next event goes through at once.
       await push(call, 'slow/app', 'v2');
       await slow.waitFor((r) => eventsOf(r).some((e) => e.target.tag === 'v2'), 5000);
+    });
+  });
+
+  describe('two instances sharing one outbox (PostgreSQL)', { skip: postgresSkipReason() ?? false }, () => {
+    let receiver: Receiver;
+    let scratch: ScratchDatabase;
+    let a: { t: TestBerth; call: Call };
+    let b: { t: TestBerth; call: Call };
+    before(async () => {
+      receiver = await startReceiver();
+      receiver.reply = () => 'slow';
+      scratch = await createScratchDatabase();
+      const endpoints = [{ name: 'shared', url: receiver.url, timeout: '30s' }];
+      const env = { BERTH_DATABASE_URL: scratch.url, REGISTRY_METRICS_ENABLED: 'true' };
+      a = await startHooked(endpoints, env);
+      b = await startHooked(endpoints, env);
+    });
+    after(async () => {
+      await a?.t.close();
+      await b?.t.close();
+      await receiver?.close();
+      await scratch?.drop();
+    });
+
+    it('both deliver the rows one of them wrote, and no row goes twice', async () => {
+      // The receiver answers only once every push is in: the instance that took the pushes
+      // holds one row in flight, so the other (polling) claims the next ones meanwhile.
+      let open = () => {};
+      receiver.gate = new Promise((resolve) => (open = resolve));
+      const pushed = [];
+      for (let i = 0; i < 5; i++) pushed.push(await push(a.call, `shared/app${i}`, 'v1'));
+      const [stateA] = (await (await fetch(`${a.t.url}/api/v1/notifications/endpoints`, { headers: { Authorization: ADMIN } })).json() as { endpoints: { pending: number }[] }).endpoints;
+      assert.equal(stateA?.pending, 15, 'both instances see the same outbox');
+      const [stateB] = (await (await fetch(`${b.t.url}/api/v1/notifications/endpoints`, { headers: { Authorization: ADMIN } })).json() as { endpoints: { pending: number }[] }).endpoints;
+      assert.equal(stateB?.pending, 15);
+      open();
+      await receiver.waitFor((r) => r.length >= 15, 30_000);
+      const ids = eventsOf(receiver.received).map((e) => e.id);
+      assert.equal(ids.length, 15, 'two blobs and a manifest per image');
+      assert.equal(new Set(ids).size, 15, 'each event once: nothing failed, so nothing was sent again');
+      assert.deepEqual(new Set(eventsOf(receiver.received).map((e) => e.source.instanceID)).size, 1, 'all written by the instance that took the pushes');
+      const delivered = async (t: TestBerth) => Number(/berth_webhook_deliveries_total\{endpoint="shared",outcome="delivered"\} (\d+)/.exec((await t.berth.metrics?.scrape())?.body ?? '')?.[1] ?? 0);
+      // The counter moves just after the receiver's answer is read: wait for it.
+      let [byA, byB] = [0, 0];
+      for (const deadline = Date.now() + 5000; Date.now() < deadline && byA + byB < 15; await new Promise((r) => setTimeout(r, 20))) [byA, byB] = [await delivered(a.t), await delivered(b.t)];
+      assert.equal(byA + byB, 15);
+      assert.ok(byA > 0 && byB > 0, `both instances delivered (a ${byA}, b ${byB})`);
+      const manifests = new Set(eventsOf(receiver.received).map((e) => e.target.digest));
+      for (const p of pushed) assert.ok(manifests.has(p.digest), p.digest);
     });
   });
 });
