@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RegistryError } from '../errors/index.js';
 import type { BlobPlacement } from '../registry/index.js';
@@ -39,7 +39,7 @@ export interface RestoreSummary {
   durationMs: number;
 }
 
-/** Streams a backed-up blob, hashing it as it passes; `check` then says whether it was whole and right. */
+/** Streams a backed-up blob, hashing it as it passes; `result()`, once the stream is consumed, gives its digest and size. */
 function hashed(file: string, algorithm: string): { source: AsyncIterable<Uint8Array>; result(): { digest: string; size: number } } {
   const hash = createHash(algorithm);
   let size = 0;
@@ -84,7 +84,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreSummar
   const occupied = [await database.nonEmpty(), (await storage.list('/')).length > 0 ? `its ${storage.name} storage holds objects` : null];
   const targets = manifest.files.map((f) => ({ file: f, to: options.placeFile(f) }));
   for (const t of targets) {
-    if (await readFile(t.to).then(() => true, () => false)) occupied.push(`${t.to} exists`);
+    if (await stat(t.to).then(() => true, () => false)) occupied.push(`${t.to} exists`);
   }
   const why = occupied.filter((w): w is string => w !== null);
   if (why.length > 0) throw new RegistryError('BERTH_CONFLICT', `the target is not empty: ${why.join('; ')}. Restore into a new data folder (--data-dir NEW) and an empty database and bucket`);
