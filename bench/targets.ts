@@ -397,10 +397,12 @@ export async function startTarget(
     if (isBerth(name)) {
       // BERTH_BENCH_NODE_ARGS: extra node flags for Berth, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (not allowed in NODE_OPTIONS).
       const nodeArgs = (process.env.BERTH_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+      // BERTH_BENCH_ENV: settings for Berth only, e.g. "REGISTRY_STORAGE_VERIFYREADS=false" (the reference reads REGISTRY_* too, and stops at keys it does not know).
+      const berthEnv = Object.fromEntries((process.env.BERTH_BENCH_ENV ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
       child = spawn(
         process.execPath,
         [...nodeArgs, BERTH_MAIN, 'serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir],
-        { cwd: REPO_ROOT, env: { ...process.env, REGISTRY_LOG_LEVEL: 'warn', ...tlsEnv, ...options.env }, stdio: ['ignore', logFd, logFd] },
+        { cwd: REPO_ROOT, env: { ...process.env, REGISTRY_LOG_LEVEL: 'warn', ...berthEnv, ...tlsEnv, ...options.env }, stdio: ['ignore', logFd, logFd] },
       );
     } else {
       const cfg = path.join(dir, 'config.yml');
