@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MetadataStore } from '../store.js';
@@ -60,6 +61,46 @@ describe('SQLite transactions that SQLite itself ended', () => {
       assert.deepEqual(await db.selectFrom('t').selectAll().execute(), []);
     } finally {
       await db.destroy();
+    }
+  });
+});
+
+describe('SQLite transactions beside another process that writes', () => {
+  it('a transaction that reads, then writes after the other committed, waits for the lock instead of failing with SQLITE_BUSY', { timeout: 30_000 }, async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-sqlite-busy-'));
+    const file = path.join(dir, 'berth.db');
+    const sqlite = new BetterSqlite(file);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.exec('create table t (x integer)');
+    const db = new Kysely<{ t: { x: number } }>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    // Another process (berth gc beside a server) holds the write lock, and commits 300 ms after saying so.
+    const other = spawn(process.execPath, ['--input-type=module', '-e', `
+      import Database from 'better-sqlite3';
+      const db = new Database(${JSON.stringify(file)});
+      db.pragma('busy_timeout = 5000');
+      db.exec('BEGIN IMMEDIATE');
+      db.exec('insert into t values (1)');
+      process.stdout.write('locked\\n');
+      setTimeout(() => { db.exec('COMMIT'); db.close(); }, 300);
+    `], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        other.stdout.on('data', (chunk: Buffer) => { if (chunk.toString().includes('locked')) resolve(); });
+        other.on('exit', (code) => reject(new Error(`the other process exited (${code}) before taking the lock`)));
+      });
+      // Deferred, this read would see the table before the other's commit, and the insert would then fail with SQLITE_BUSY.
+      const seen = await db.transaction().execute(async (trx) => {
+        const rows = await trx.selectFrom('t').selectAll().execute();
+        await trx.insertInto('t').values({ x: 2 }).execute();
+        return rows.map((r) => r.x);
+      });
+      assert.deepEqual(seen, [1], 'the transaction began after the other committed');
+      assert.deepEqual((await db.selectFrom('t').selectAll().execute()).map((r) => r.x), [1, 2]);
+    } finally {
+      other.kill();
+      await db.destroy();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -36,6 +36,15 @@ function rollbackIfActive(db: SqliteDatabase.Database): SqliteStatement {
  * Kysely prepares every statement anew, which cost ~11% of a manifest GET in
  * profiles. better-sqlite3 statements are reusable and used synchronously, so
  * caching them by SQL text is safe.
+ *
+ * Kysely begins transactions DEFERRED. Beside another process that writes
+ * (berth gc, backup, import or fsck next to a server) a deferred transaction
+ * that read before the other's commit and writes after it fails at once with
+ * SQLITE_BUSY (its snapshot is stale; the busy timeout cannot help), which a
+ * push saw as a 500. Begun IMMEDIATE, a transaction takes the write lock
+ * first and waits for it under the busy timeout. In one process Kysely runs
+ * one transaction at a time on the connection, so nothing waits more than
+ * before.
  */
 export function withStatementCache(db: SqliteDatabase.Database): KyselySqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
@@ -44,7 +53,8 @@ export function withStatementCache(db: SqliteDatabase.Database): KyselySqliteDat
     prepare(sqlText: string): SqliteStatement {
       let stmt = cache.get(sqlText);
       if (stmt) return stmt;
-      stmt = /^\s*rollback\s*$/i.test(sqlText) ? rollbackIfActive(db) : db.prepare(sqlText) as unknown as SqliteStatement;
+      stmt = /^\s*rollback\s*$/i.test(sqlText) ? rollbackIfActive(db)
+        : (/^\s*begin\s*$/i.test(sqlText) ? db.prepare('BEGIN IMMEDIATE') : db.prepare(sqlText)) as unknown as SqliteStatement;
       cache.set(sqlText, stmt);
       if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
       return stmt;
