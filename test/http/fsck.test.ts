@@ -60,7 +60,7 @@ describe('berth fsck', () => {
       ...(t.databaseUrl ? { BERTH_DATABASE_URL: t.databaseUrl } : {}),
     };
     const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [BIN, 'fsck', '--data-dir', dataDir, ...args], { env, timeout: 60_000 }, (err, stdout, stderr) => {
+      execFile(process.execPath, [BIN, 'fsck', '--data-dir', dataDir, ...args], { env, timeout: 120_000 }, (err, stdout, stderr) => {
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
       });
     });
