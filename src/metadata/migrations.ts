@@ -346,7 +346,7 @@ function migrations(flavor: Flavor): Record<string, Migration> {
           .addColumn('event_id', 'text', (c) => c.notNull())
           .addColumn('endpoint', key, (c) => c.notNull())
           .addColumn('action', 'text', (c) => c.notNull())
-          .addColumn('repository', 'text', (c) => c.notNull())
+          .addColumn('repository', key, (c) => c.notNull())
           .addColumn('digest', 'text')
           .addColumn('tag', 'text')
           .addColumn('payload', 'text', (c) => c.notNull())

@@ -125,7 +125,7 @@ describe('postgres store: against a server', { skip: skipReason }, () => {
       const tables = await query(db.url, "select tablename from pg_tables where schemaname = 'public' order by tablename");
       assert.deepEqual(tables.map((r) => r.tablename), [
         'access_tokens', 'audit_events', 'berth_migrations', 'berth_migrations_lock', 'blobs', 'gc_runs', 'grants', 'leases', 'lifecycle_rules', 'login_failures', 'manifest_references', 'manifests',
-        'namespace_quotas', 'organizations', 'repositories', 'repository_blobs', 'search_repositories', 'tags', 'team_members', 'teams', 'trust_changes', 'trust_files', 'trust_keys', 'trust_policies', 'trust_policy_revision', 'uploads', 'users', 'visibility',
+        'namespace_quotas', 'notification_endpoints', 'notification_outbox', 'organizations', 'repositories', 'repository_blobs', 'search_repositories', 'tags', 'team_members', 'teams', 'trust_changes', 'trust_files', 'trust_keys', 'trust_policies', 'trust_policy_revision', 'uploads', 'users', 'visibility',
       ]);
       // Byte order for names and tags comes from the schema, not the database's locale.
       const collations = await query(db.url, "select table_name, column_name, collation_name from information_schema.columns where table_schema = 'public' and (column_name in ('name', 'repository') and table_name <> 'berth_migrations') order by 1, 2");
