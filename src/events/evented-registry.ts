@@ -48,10 +48,6 @@ export class EventedRegistry implements RegistryService {
     return this.inner.openBlob(blob, range, signal);
   }
 
-  verifyBlob(blob: BlobRecord): Promise<void> {
-    return this.inner.verifyBlob(blob);
-  }
-
   blobStoragePath(blob: BlobRecord): string {
     return this.inner.blobStoragePath(blob);
   }

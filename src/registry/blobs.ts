@@ -71,12 +71,6 @@ export class Blobs {
     });
   }
 
-  /** For a HEAD: a small blob is read and verified whole (as a GET would), a larger one not at all. */
-  async verify(blob: BlobRecord): Promise<void> {
-    if (!(this.options.verifyReads ?? true) || blob.size > SMALL_BLOB_BYTES) return;
-    await this.mapReadErrors(blob, () => this.readSmall(blob));
-  }
-
   /** A small blob read whole and verified. */
   private async readSmall(blob: BlobRecord): Promise<Buffer> {
     const data = await this.options.storage.getContent(this.options.placement.location(blob));

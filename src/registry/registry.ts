@@ -76,10 +76,6 @@ export class Registry implements RegistryService {
     return this.blobs.open(blob, range, signal);
   }
 
-  verifyBlob(blob: BlobRecord): Promise<void> {
-    return this.blobs.verify(blob);
-  }
-
   blobStoragePath(blob: BlobRecord): string {
     return this.blobs.storagePath(blob);
   }

@@ -95,12 +95,6 @@ export interface RegistryService {
   statBlob(repo: string, digest: string, options?: ReadOptions): Promise<BlobRecord>;
   /** Opens a blob's bytes (optionally a range already validated against its size). */
   openBlob(blob: BlobRecord, range: ByteRange | null, signal?: AbortSignal): Promise<Readable>;
-  /**
-   * Throws BERTH_BLOB_CORRUPT when a blob that is cheap to check (a small
-   * one, read whole) fails verification; for a HEAD, which hands out no
-   * bytes but must not vouch for damaged ones.
-   */
-  verifyBlob(blob: BlobRecord): Promise<void>;
   /** The blob's path in the storage layout, for a front end that serves files (nginx). */
   blobStoragePath(blob: BlobRecord): string;
   /** A presigned URL for the blob when the storage backend offers one. */

@@ -139,7 +139,7 @@ for (const backend of ['filesystem', 's3'] as const) {
       assert.equal(digestOf(again.body), fineDigest);
     });
 
-    it('answers GET and HEAD of a damaged small blob with BERTH_BLOB_CORRUPT, before any byte', async () => {
+    it('answers GET of a damaged small blob with BERTH_BLOB_CORRUPT, before any byte; HEAD, which reads no bytes, answers from the record', async () => {
       const data = randomBytes(200_000);
       const digest = await pushBlob(t.url, 'bad/small', data);
       await damage(t, 'bad/small', digest, flipByte(1000));
@@ -150,8 +150,8 @@ for (const backend of ['filesystem', 's3'] as const) {
       assert.equal(part.status, 500);
       assert.equal(await errorCode(part), 'BERTH_BLOB_CORRUPT');
       const head = await fetch(`${t.url}/v2/bad/small/blobs/${digest}`, { method: 'HEAD' });
-      assert.equal(head.status, 500);
-      assert.equal(head.headers.get('docker-content-digest'), null);
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('content-length'), String(data.length));
     });
 
     it('refuses a blob whose stored size differs from its record before sending any byte', async () => {
