@@ -149,14 +149,23 @@ describe('garbage collection', () => {
       assert.equal(done.status, 201, await done.text());
       pushed.push(digest);
     }
-    // The completed blobs are recorded fresh: the next run keeps them, and they serve their own bytes.
-    const after = await t.berth.gc.run({ graceMs, deleteUntagged: true, trigger: 'test' });
-    for (const [i, digest] of pushed.entries()) {
-      assert.equal(after.blobs.some((b) => b.digest === digest), false);
-      const res = await fetch(`${t.url}/v2/gc/slow/blobs/${digest}`);
-      assert.equal(res.status, 200);
-      assert.equal(sha256(Buffer.from(await res.arrayBuffer())), digest, `upload ${i}`);
-    }
+    // Both serve their own bytes; once a tagged manifest references them, a run with no grace at all keeps them.
+    const check = async (when: string) => {
+      for (const digest of pushed) {
+        const res = await fetch(`${t.url}/v2/gc/slow/blobs/${digest}`);
+        assert.equal(res.status, 200, `${when}: ${digest}`);
+        assert.equal(sha256(Buffer.from(await res.arrayBuffer())), digest, `${when}: ${digest} bytes`);
+      }
+    };
+    await check('completed');
+    const config = await pushBlob(t.url, 'gc/slow', '{}');
+    await putManifest(t.url, 'gc/slow', 'latest', {
+      schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: 2 },
+      layers: pushed.map((digest, i) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: (i === 0 ? fresh : revived).length })),
+    });
+    const after = await t.berth.gc.run({ graceMs: 0, deleteUntagged: true, trigger: 'test' });
+    assert.equal(after.blobs.some((b) => pushed.includes(b.digest)), false);
+    await check('after a run');
   });
 
   it('--delete-untagged: untagged manifests go with their referrers and signatures; children of a tagged index and referrers of kept subjects stay', async () => {
