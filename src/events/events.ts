@@ -12,6 +12,8 @@ export interface EventContext {
   /** The X-Request-Id of the request (or a job's run id). */
   requestId: string;
   remoteAddress: string | null;
+  /** The client's User-Agent (bounded), when the change came from a request that sent one. */
+  userAgent?: string | null;
 }
 
 /**

@@ -101,7 +101,10 @@ export function createRequestHandler(services: HttpServices, logger: Logger, cou
       }
       const match: RouteMatch = { route: r.name, params, name: repo, reference: params.reference, digest: params.digest, uuid: params.uuid };
       const { principal, caller } = await authorizeRoute(r.access, repo, params, url, auth, services);
-      const registry = services.registryFor({ actor: { kind: principal.kind, name: principal.name }, requestId, remoteAddress: remoteAddress ?? null });
+      const agent = req.headers['user-agent'];
+      const registry = services.registryFor({
+        actor: { kind: principal.kind, name: principal.name }, requestId, remoteAddress: remoteAddress ?? null, userAgent: typeof agent === 'string' ? agent.slice(0, 512) : null,
+      });
       const ctx: RequestContext = {
         req, res, url, match, log, requestId, signal: ac.signal, principal, caller, routes, registry, services, baseUrl: auth.baseUrl,
         location: (p) => (config.http.relativeUrls ? p : `${auth.baseUrl}${p}`),

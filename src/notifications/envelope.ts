@@ -70,7 +70,7 @@ export class EventBuilder {
     const [action, target, method] = mapped;
     if (references && references.length > 0) target.references = references;
     const base = this.options.baseUrl();
-    const request: DistributionEvent['request'] = { id: event.requestId, method, useragent: '' };
+    const request: DistributionEvent['request'] = { id: event.requestId, method, useragent: event.userAgent ?? '' };
     if (event.remoteAddress) request.addr = event.remoteAddress;
     if (URL.canParse(base)) request.host = new URL(base).host;
     return {

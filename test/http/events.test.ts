@@ -50,7 +50,7 @@ describe('registry events and pre-hooks', () => {
     const [pulled] = await eventsOf('pull-get');
     assert.deepEqual(pulled, {
       type: 'manifest.pulled', repository: 'ev/app', reference: 'v1', digest: img.digest, mediaType: OCI, size: img.manifest.length, method: 'GET',
-      actor: { kind: 'anonymous', name: null }, requestId: 'pull-get', remoteAddress: pulled?.remoteAddress, time: pulled?.time,
+      actor: { kind: 'anonymous', name: null }, requestId: 'pull-get', remoteAddress: pulled?.remoteAddress, userAgent: 'node', time: pulled?.time,
     });
     assert.equal(pulled?.remoteAddress, '127.0.0.1');
 

@@ -194,7 +194,7 @@ describe('webhook notifications', () => {
             { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', size: img.layerSize, digest: img.layer },
           ],
         },
-        request: { id: undefined, method: 'PUT', useragent: '', addr: '127.0.0.1', host: 'registry.example.com' },
+        request: { id: undefined, method: 'PUT', useragent: 'node', addr: '127.0.0.1', host: 'registry.example.com' },
         actor: { name: 'admin' },
       });
       assert.equal(typeof manifestPush?.request.id, 'string');
