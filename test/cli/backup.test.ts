@@ -11,6 +11,7 @@ import { pushImage, sha256 } from '../helpers/berth.js';
 import { createScratchDatabase, postgresSkipReason } from '../helpers/postgres.js';
 import { sharedTestS3 } from '../helpers/s3.js';
 import { SqliteStore } from '../../src/metadata/sqlite/sqlite-store.js';
+import { runBerth, type CliResult } from '../helpers/cli.js';
 
 /**
  * `berth backup` and `berth restore` (issue 13 item 3, and item 5's backup
@@ -19,20 +20,7 @@ import { SqliteStore } from '../../src/metadata/sqlite/sqlite-store.js';
  * restore and pull every image with its digests checked.
  */
 
-interface CliResult { status: number | null; stdout: string; stderr: string }
-
-/** Runs the berth CLI without blocking the event loop (pushes go on meanwhile). */
-function berth(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BERTH_CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString('utf8'); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString('utf8'); });
-    child.on('error', reject);
-    child.on('exit', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const berth = runBerth;
 
 function json<T>(r: CliResult): T {
   assert.equal(r.status, 0, `berth failed (${r.status}): ${r.stderr}`);

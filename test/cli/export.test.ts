@@ -9,6 +9,7 @@ import { startTestBerth, pushImage, type TestBerth } from '../helpers/berth.js';
 import { signedTargets } from '../../src/trust/index.js';
 import { TestRepo, dockerTarget, signDoc } from '../../src/trust/tuf/testkit.js';
 import { keyId, type TufKey } from '../../src/trust/tuf/index.js';
+import { runBerth } from '../helpers/cli.js';
 
 /**
  * `berth export` and `berth import` of its bundle, as commands on the data
@@ -23,19 +24,7 @@ import { keyId, type TufKey } from '../../src/trust/tuf/index.js';
 const BIN = path.resolve('dist/src/cli/main.js');
 const BOUNDARY = 'b0undary';
 
-interface CliResult { status: number | null; stdout: string; stderr: string }
-
-function berth(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString('utf8'); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString('utf8'); });
-    child.on('error', reject);
-    child.on('exit', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const berth = runBerth;
 
 const sha256hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { BERTH_CLI, startRegistry, type RunningRegistry } from '../e2e/registry-process.js';
+import { runBerth } from '../helpers/cli.js';
 import {
   dockerSave, dockerSaveMembers, headerOffset, makeImage, makeTar, ociLayoutMembers, ociManifest, sha256, withDeclaredSize, writeMembers,
   type FakeImage, type TarMember,
@@ -19,19 +20,7 @@ import {
  * the tags, the catalogue and the stored objects exactly as they were.
  */
 
-interface CliResult { status: number | null; stdout: string; stderr: string }
-
-function berth(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BERTH_CLI, ...args], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => { stdout += b.toString('utf8'); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString('utf8'); });
-    child.on('error', reject);
-    child.on('exit', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const berth = runBerth;
 
 interface ImportSummary {
   images: number;
