@@ -11,6 +11,7 @@ import { sharedTestS3 } from '../helpers/s3.js';
 import { Fsck, type Finding, type FsckReport } from '../../src/fsck/index.js';
 import { SparsePolicy } from '../../src/registry/index.js';
 import type { StorageDriver } from '../../src/storage/index.js';
+import { storedObjects } from '../helpers/storage.js';
 
 /**
  * berth fsck on the test backends (SQLite + filesystem by default;
@@ -22,21 +23,6 @@ import type { StorageDriver } from '../../src/storage/index.js';
 const BIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-
-/** Every object under the blob folders (and the quarantine), with its size. */
-async function storedObjects(storage: StorageDriver, roots = ['/blobs', '/blobdata']): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  const walk = async (dir: string): Promise<void> => {
-    for (const name of await storage.list(dir)) {
-      const p = `${dir}/${name}`;
-      const info = await storage.stat(p);
-      if (info) out.set(p, info.size);
-      else await walk(p);
-    }
-  };
-  for (const r of roots) await walk(r);
-  return out;
-}
 
 const kinds = (r: FsckReport) => r.findings.map((f) => `${f.kind}:${f.reference ?? f.digest ?? f.path}`).sort();
 

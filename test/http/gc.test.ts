@@ -10,25 +10,10 @@ import { sharedTestS3 } from '../helpers/s3.js';
 import { RegistryError } from '../../src/errors/index.js';
 import type { StorageDriver } from '../../src/storage/index.js';
 import type { Berth } from '../../src/app.js';
+import { storedObjects } from '../helpers/storage.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-
-/** Every object under the blob folders of the storage, with its size (what the storage holds for blobs). */
-async function storedObjects(storage: StorageDriver): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  const walk = async (dir: string): Promise<void> => {
-    for (const name of await storage.list(dir)) {
-      const p = `${dir}/${name}`;
-      const info = await storage.stat(p);
-      if (info) out.set(p, info.size);
-      else await walk(p);
-    }
-  };
-  await walk('/blobs');
-  await walk('/blobdata');
-  return out;
-}
 
 const total = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
 
