@@ -150,6 +150,7 @@ export function assembleCore(config: BerthConfig, metadata: MetadataStore, stora
     manifestMaxBytes: config.limits.manifestMaxBytes,
     sparse: new SparsePolicy(config.manifests.sparse),
     verifyReads: config.storage.verifyReads,
+    logger,
   });
   if (!config.storage.verifyReads) logger.warn({ 'config.key': 'storage.verifyreads' }, 'blob reads are not verified against their digests');
   const usersFromDatabase = config.auth.kind === 'token' && config.auth.database;

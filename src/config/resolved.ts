@@ -37,8 +37,8 @@ export interface BerthConfig {
     readonly s3: S3Config | undefined;
     readonly deleteEnabled: boolean;
     readonly redirect: boolean;
-    /** storage.verifyreads: serve no blob bytes that fail their digest (registry/verified-read.ts). */
-    readonly verifyReads: boolean;
+    /** storage.verifyreads: serve no blob bytes that fail their recorded checksum or digest (true), their digest ('digest'), or only check sizes (false) (registry/verified-read.ts). */
+    readonly verifyReads: boolean | 'digest';
     readonly readOnly: boolean;
     readonly uploadPurging: { readonly enabled: boolean; readonly ageMs: number; readonly intervalMs: number; readonly dryRun: boolean };
   };

@@ -48,6 +48,14 @@ export interface ContentStore {
    * records a blob: its bytes may be gone.
    */
   linkExistingBlob(repository: string, digest: string): Promise<BlobRecord | null>;
+  /**
+   * Records the CRC-32 of a blob's bytes, only if none is recorded yet (so
+   * concurrent first reads write it once, and a recorded value is never
+   * replaced); false when one was recorded already or the blob is not
+   * recorded. The caller must have verified the bytes against the digest in
+   * the same pass: the value is trusted from then on.
+   */
+  recordBlobChecksum(digest: string, crc32: number): Promise<boolean>;
   /** Removes a blob link; returns false when the repository had no such link. */
   unlinkBlob(repository: string, digest: string): Promise<boolean>;
   /** Which of `locations` are the recorded location of some blob. */
@@ -91,6 +99,13 @@ export interface BlobRecord {
    * address (registry/layout.ts); absent for content-addressed blobs.
    */
   location?: string;
+  /**
+   * CRC-32 (zlib's, as an unsigned 32-bit number) of all the blob's bytes,
+   * recorded by `recordBlobChecksum` once a read proved those bytes right by
+   * the digest; absent until then. Verified reads check it instead of the
+   * digest (registry/verified-read.ts).
+   */
+  crc32?: number;
 }
 
 export interface ManifestRecord {

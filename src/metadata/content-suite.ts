@@ -53,6 +53,23 @@ export function runContentSuite(options: MetadataSuiteOptions): void {
       assert.deepEqual(await content.linkBlob('loc/a', { digest: d(31), size: 1 }), { digest: d(31), size: 1 });
     });
 
+    it('records a blob\'s checksum once, never replaces it, and returns it with the record', async () => {
+      await content.linkBlob('crc/a', { digest: d(40), size: 7 });
+      assert.equal(await content.recordBlobChecksum(d(40), 0xfedc_ba98), true);
+      assert.equal(await content.recordBlobChecksum(d(40), 1), false, 'a recorded checksum is never replaced');
+      // The full unsigned 32-bit range survives both dialects.
+      assert.deepEqual(await content.getBlob(d(40)), { digest: d(40), size: 7, crc32: 0xfedc_ba98 });
+      assert.deepEqual(await content.getLinkedBlob('crc/a', d(40)), { digest: d(40), size: 7, crc32: 0xfedc_ba98 });
+      assert.deepEqual(await content.linkBlob('crc/b', { digest: d(40), size: 7 }), { digest: d(40), size: 7, crc32: 0xfedc_ba98 }, 'linking keeps the record in force, checksum included');
+      assert.deepEqual(await content.linkExistingBlob('crc/c', d(40)), { digest: d(40), size: 7, crc32: 0xfedc_ba98 });
+      assert.equal(await content.recordBlobChecksum(d(41), 5), false, 'no record, nothing recorded');
+      assert.equal(await content.getBlob(d(41)), null);
+      await content.linkBlob('crc/a', { digest: d(42), size: 1, location: '/blobdata/crc' });
+      assert.equal(await content.recordBlobChecksum(d(42), 0), true, 'zero is a checksum like any other');
+      assert.deepEqual(await content.getBlob(d(42)), { digest: d(42), size: 1, location: '/blobdata/crc', crc32: 0 });
+      assert.equal(await content.recordBlobChecksum(d(42), 0), false);
+    });
+
     it('stores manifests with their exact bytes, tags them and resolves tags', async () => {
       await content.putManifest({ manifest: manifest('m/a', d(10)), references: [{ digest: d(1), kind: 'blob' }], tag: 'v1' });
       const got = await content.getManifest('m/a', d(10));

@@ -30,8 +30,11 @@ function toManifest(row: ManifestRow): ManifestRecord {
   };
 }
 
-function toBlob(row: { digest: string; size: number; location: string | null }): BlobRecord {
-  return row.location === null ? { digest: row.digest, size: Number(row.size) } : { digest: row.digest, size: Number(row.size), location: row.location };
+function toBlob(row: { digest: string; size: number; location: string | null; crc32: number | string | null }): BlobRecord {
+  const blob: BlobRecord = { digest: row.digest, size: Number(row.size) };
+  if (row.location !== null) blob.location = row.location;
+  if (row.crc32 !== null) blob.crc32 = Number(row.crc32); // bigint: a string from PostgreSQL
+  return blob;
 }
 
 /**
@@ -51,14 +54,14 @@ export class KyselyContentStore implements ContentStore {
   }
 
   async getBlob(digest: string): Promise<BlobRecord | null> {
-    const row = await this.db.selectFrom('blobs').select(['digest', 'size', 'location']).where('digest', '=', digest).where('deleting_at', 'is', null).executeTakeFirst();
+    const row = await this.db.selectFrom('blobs').select(['digest', 'size', 'location', 'crc32']).where('digest', '=', digest).where('deleting_at', 'is', null).executeTakeFirst();
     return row ? toBlob(row) : null;
   }
 
   async getLinkedBlob(repository: string, digest: string): Promise<BlobRecord | null> {
     const row = await this.db.selectFrom('repository_blobs as rb')
       .innerJoin('blobs as b', 'b.digest', 'rb.digest')
-      .select(['b.digest', 'b.size', 'b.location'])
+      .select(['b.digest', 'b.size', 'b.location', 'b.crc32'])
       .where('rb.repository', '=', repository).where('rb.digest', '=', digest).where('b.deleting_at', 'is', null)
       .executeTakeFirst();
     return row ? toBlob(row) : null;
@@ -70,7 +73,7 @@ export class KyselyContentStore implements ContentStore {
       await trx.insertInto('repositories').values({ name: repository, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
       await trx.insertInto('blobs').values({ digest: blob.digest, size: blob.size, created_at: now, location: blob.location ?? null }).onConflict((oc) => oc.doNothing()).execute();
       // Locked (PostgreSQL) so a collection marking it waits for this link, or this waits and sees its mark.
-      const stored = await this.lockShared(trx.selectFrom('blobs').select(['digest', 'size', 'location', 'deleting_at']).where('digest', '=', blob.digest)).executeTakeFirst();
+      const stored = await this.lockShared(trx.selectFrom('blobs').select(['digest', 'size', 'location', 'crc32', 'deleting_at']).where('digest', '=', blob.digest)).executeTakeFirst();
       if (!stored || stored.deleting_at !== null) throw new BlobDeletingError(blob.digest);
       await trx.insertInto('repository_blobs').values({ repository, digest: blob.digest, created_at: now })
         .onConflict((oc) => oc.columns(['repository', 'digest']).doUpdateSet({ created_at: now })).execute();
@@ -82,13 +85,18 @@ export class KyselyContentStore implements ContentStore {
   async linkExistingBlob(repository: string, digest: string): Promise<BlobRecord | null> {
     const now = Date.now();
     return this.db.transaction().execute(async (trx) => {
-      const stored = await this.lockShared(trx.selectFrom('blobs').select(['digest', 'size', 'location', 'deleting_at']).where('digest', '=', digest)).executeTakeFirst();
+      const stored = await this.lockShared(trx.selectFrom('blobs').select(['digest', 'size', 'location', 'crc32', 'deleting_at']).where('digest', '=', digest)).executeTakeFirst();
       if (!stored || stored.deleting_at !== null) return null;
       await trx.insertInto('repositories').values({ name: repository, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
       await trx.insertInto('repository_blobs').values({ repository, digest, created_at: now })
         .onConflict((oc) => oc.columns(['repository', 'digest']).doUpdateSet({ created_at: now })).execute();
       return toBlob(stored);
     });
+  }
+
+  async recordBlobChecksum(digest: string, crc32: number): Promise<boolean> {
+    const r = await this.db.updateTable('blobs').set({ crc32 }).where('digest', '=', digest).where('crc32', 'is', null).where('deleting_at', 'is', null).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   /** FOR SHARE in PostgreSQL: the rows read stay as read until the transaction ends. SQLite serializes write transactions already. */

@@ -372,6 +372,15 @@ function migrations(flavor: Flavor): Record<string, Migration> {
           .execute();
       },
     },
+    // A blob's CRC-32 (registry/verified-read.ts), recorded by the first read
+    // that verified its bytes by the digest; later reads check it instead of
+    // the digest. NULL until then, and for every blob written before. bigint:
+    // the value is unsigned 32-bit, past PostgreSQL's integer.
+    '0015_blob_checksums': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('blobs').addColumn('crc32', 'bigint').execute();
+      },
+    },
   };
 }
 

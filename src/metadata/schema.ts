@@ -7,7 +7,7 @@ import type { ColumnType } from 'kysely';
  */
 export interface Database {
   repositories: { name: string; created_at: number; tags_version: ColumnType<number, number | undefined, number> };
-  blobs: { digest: string; size: number; created_at: number; location: ColumnType<string | null, string | null | undefined, string | null>; deleting_at: ColumnType<number | null, number | null | undefined, number | null> };
+  blobs: { digest: string; size: number; created_at: number; location: ColumnType<string | null, string | null | undefined, string | null>; deleting_at: ColumnType<number | null, number | null | undefined, number | null>; crc32: ColumnType<number | null, number | null | undefined, number | null> };
   repository_blobs: { repository: string; digest: string; created_at: number };
   manifests: {
     repository: string;

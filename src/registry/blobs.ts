@@ -6,8 +6,20 @@ import type { GuardOptions } from './changes.js';
 import { assertRepositoryName, isValidRepositoryName, parseDigest } from './names.js';
 import type { BlobPlacement } from './placement.js';
 import type { ByteRange, ReadOptions } from './service.js';
-import { corruptBlob, SMALL_BLOB_BYTES, verifiedBytes, verifyWhole } from './verified-read.js';
+import { CHECKSUMS_AVAILABLE, corruptBlob, type ReadCheck, SMALL_BLOB_BYTES, verifiedBytes, verifyWhole } from './verified-read.js';
 import type { WritePolicy } from './write-policy.js';
+
+/**
+ * storage.verifyreads: `true` checks a blob's recorded CRC-32 when it has
+ * one, else its digest (recording the CRC-32 once the digest verified);
+ * `'digest'` always checks the digest; `false` checks only the size.
+ */
+export type VerifyReads = boolean | 'digest';
+
+/** The little of a logger that blobs need (pino's satisfies it; registry/ does not import log/). */
+export interface BlobsLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+}
 
 export interface BlobsOptions {
   /** The driver as the core uses it (errors mapped). */
@@ -15,8 +27,10 @@ export interface BlobsOptions {
   metadata: Pick<MetadataStores, 'content'>;
   placement: BlobPlacement;
   policy: WritePolicy;
-  /** Verify blobs' bytes against their digest as they are served (storage.verifyreads); default true. */
-  verifyReads?: boolean | undefined;
+  /** How blobs' bytes are verified as they are served (storage.verifyreads); default true. */
+  verifyReads?: VerifyReads | undefined;
+  /** Where a failure to record a checksum is reported (it never fails the read). */
+  logger?: BlobsLogger | undefined;
 }
 
 /**
@@ -25,6 +39,9 @@ export interface BlobsOptions {
  * (uploads.ts).
  */
 export class Blobs {
+  /** Digests whose checksum is being recorded by this process: concurrent first reads write it once. */
+  private readonly recording = new Set<string>();
+
   constructor(private readonly options: BlobsOptions) {}
 
   /** Read per call: the store belongs to the open database handle. */
@@ -47,10 +64,13 @@ export class Blobs {
    * `verifyReads` is off): a blob whose stored size differs from its record
    * is refused with BERTH_BLOB_CORRUPT before any byte; a small one
    * (SMALL_BLOB_BYTES) is read whole and checked before this returns; a
-   * larger one is hashed as it streams, and its last bytes wait for the
-   * digest (verified-read.ts), so the stream fails instead of ending with
+   * larger one is checked as it streams, and its last bytes wait for the
+   * verdict (verified-read.ts), so the stream fails instead of ending with
    * wrong content. A range is served from a read of the whole blob, so it
-   * is verified too.
+   * is verified too. The check is the blob's recorded CRC-32 when it has
+   * one (and `verifyReads` is true), else its digest: such a read computes
+   * the CRC-32 in the same pass and records it once the digest verified,
+   * without waiting for the write (see `check`).
    */
   async open(blob: BlobRecord, range: ByteRange | null, signal?: AbortSignal): Promise<Readable> {
     const { storage } = this.options;
@@ -58,7 +78,8 @@ export class Blobs {
     const verify = this.options.verifyReads ?? true;
     return this.mapReadErrors(blob, async () => {
       if (verify && blob.size <= SMALL_BLOB_BYTES) {
-        const data = await this.readSmall(blob);
+        const data = await this.options.storage.getContent(path);
+        verifyWhole(data, this.check(blob), blob.size);
         const part = range ? data.subarray(range.start, range.end + 1) : data;
         return Readable.from(part.length > 0 ? [part] : [], { objectMode: false });
       }
@@ -67,15 +88,31 @@ export class Blobs {
         return storage.reader(path, { ...part, signal, expectedSize: blob.size });
       }
       const whole = await storage.reader(path, { signal, expectedSize: blob.size });
-      return Readable.from(verifiedBytes(whole, { digest: parseDigest(blob.digest), size: blob.size, range }), { objectMode: false });
+      return Readable.from(verifiedBytes(whole, { check: this.check(blob), size: blob.size, range }), { objectMode: false });
     });
   }
 
-  /** A small blob read whole and verified. */
-  private async readSmall(blob: BlobRecord): Promise<Buffer> {
-    const data = await this.options.storage.getContent(this.options.placement.location(blob));
-    verifyWhole(data, parseDigest(blob.digest), blob.size);
-    return data;
+  /**
+   * How a read of `blob` is verified. With `verifyReads: true`, by its
+   * recorded checksum, or else by its digest while learning the checksum.
+   * A checksum is thus only recorded for bytes the digest proved right, and
+   * a blob recorded again (after garbage collection or a repair removed its
+   * record) starts without one.
+   */
+  private check(blob: BlobRecord): ReadCheck {
+    const digest = parseDigest(blob.digest);
+    if (this.options.verifyReads === 'digest' || !CHECKSUMS_AVAILABLE) return { by: 'digest', digest };
+    if (blob.crc32 !== undefined) return { by: 'checksum', digest, crc32: blob.crc32 };
+    return { by: 'digest', digest, onChecksum: (crc32) => this.recordChecksum(blob.digest, crc32) };
+  }
+
+  /** Fire and forget: the read never waits for the write, nor fails with it. */
+  private recordChecksum(digest: string, crc32: number): void {
+    if (this.recording.has(digest)) return;
+    this.recording.add(digest);
+    this.content.recordBlobChecksum(digest, crc32)
+      .catch((err: unknown) => this.options.logger?.warn({ digest, err: (err as Error)?.message }, 'failed to record a blob checksum'))
+      .finally(() => this.recording.delete(digest));
   }
 
   /** Bytes gone from storage are BLOB_UNKNOWN; bytes of the wrong size, BERTH_BLOB_CORRUPT. */

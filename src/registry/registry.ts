@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BlobRecord, ManifestRecord, MetadataStore, UploadRecord } from '../metadata/index.js';
 import type { StorageDriver } from '../storage/index.js';
-import { Blobs } from './blobs.js';
+import { Blobs, type BlobsLogger, type VerifyReads } from './blobs.js';
 import type { GuardOptions } from './changes.js';
 import { Manifests } from './manifests.js';
 import { assertRepositoryName, parseReference } from './names.js';
@@ -22,8 +22,10 @@ export interface RegistryOptions {
   manifestMaxBytes: number;
   /** Repositories and namespaces that accept sparse manifests (manifests.sparse); none when absent. */
   sparse?: SparsePolicy | undefined;
-  /** Verify blobs against their digest as they are served (storage.verifyreads); default true. */
-  verifyReads?: boolean | undefined;
+  /** How blobs are verified as they are served (storage.verifyreads: true, 'digest' or false); default true. */
+  verifyReads?: VerifyReads | undefined;
+  /** Where the core reports what it does beside a request and must not fail it (a blob checksum it could not record). */
+  logger?: BlobsLogger | undefined;
 }
 
 /**
@@ -61,7 +63,7 @@ export class Registry implements RegistryService {
     this.placement = placementFor({ storage: this.storage, metadata });
     const common = { storage: this.storage, metadata, placement: this.placement, policy: this.policy };
     this.uploads = new Uploads({ ...common, instanceId: this.instanceId });
-    this.blobs = new Blobs({ ...common, verifyReads: options.verifyReads });
+    this.blobs = new Blobs({ ...common, verifyReads: options.verifyReads, logger: options.logger });
     this.manifests = new Manifests({ metadata, policy: this.policy, manifestMaxBytes: options.manifestMaxBytes, sparse: options.sparse ?? new SparsePolicy() });
     this.tags = new Tags({ metadata });
   }
