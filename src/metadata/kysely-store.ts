@@ -20,6 +20,14 @@ import type { MetadataStore, MetadataStores } from './store.js';
 export interface StoreConnection {
   db: Kysely<Database>;
   flavor: Flavor;
+  /**
+   * Runs writes whose loss in a power failure is harmless (leases: their
+   * holder is gone too) without waiting for the disk where the backend can:
+   * on SQLite they commit with synchronous=NORMAL, visible to every other
+   * connection at once, made durable by the next ordinary commit. Each such
+   * wait would otherwise block the event loop (better-sqlite3 is synchronous).
+   */
+  ephemeral: <T>(fn: (db: Kysely<Database>) => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -30,7 +38,7 @@ export interface StoreConnection {
 const storeFactories = {
   content: ({ db, flavor }) => new KyselyContentStore(db, flavor),
   uploads: ({ db }) => new KyselyUploadStore(db),
-  leases: ({ db }) => new KyselyLeaseStore(db),
+  leases: ({ db, ephemeral }) => new KyselyLeaseStore(db, ephemeral),
   identity: ({ db, flavor }) => new KyselyIdentityStore(db, flavor),
   audit: ({ db }) => new KyselyAuditStore(db),
   trust: ({ db }) => new KyselyTrustStore(db),
@@ -59,10 +67,15 @@ export abstract class KyselyStore implements MetadataStore {
   protected abstract readonly db: Kysely<Database>;
   private opened: { db: Kysely<Database>; stores: MetadataStores } | null = null;
 
+  /** See StoreConnection.ephemeral: here, ordinary writes. */
+  protected ephemeral<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return fn(this.db);
+  }
+
   /** The stores on the current connection (which exists only after init()); rebuilt when it is replaced. */
   private stores(): MetadataStores {
     if (!this.db) throw new Error('metadata store used before init()');
-    if (this.opened?.db !== this.db) this.opened = { db: this.db, stores: openStores({ db: this.db, flavor: this.kind }) };
+    if (this.opened?.db !== this.db) this.opened = { db: this.db, stores: openStores({ db: this.db, flavor: this.kind, ephemeral: (fn) => this.ephemeral(fn) }) };
     return this.opened.stores;
   }
 

@@ -104,3 +104,33 @@ describe('SQLite transactions beside another process that writes', () => {
     }
   });
 });
+
+describe('SQLite leases are ephemeral writes', () => {
+  it('a lease is visible to another connection at once, and the connection is back to synchronous=FULL after it (taken, refused, given back)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-sqlite-'));
+    const file = path.join(dir, 'berth.db');
+    const a = new SqliteStore({ path: file });
+    const b = new SqliteStore({ path: file });
+    const synchronous = async (s: SqliteStore) => {
+      const { rows } = await sql<{ synchronous: number }>`pragma synchronous`.execute((s as unknown as { db: Kysely<never> }).db);
+      return rows[0]?.synchronous;
+    };
+    try {
+      await a.init();
+      await b.init();
+      const now = Date.now();
+      assert.equal(await a.leases.acquire('upload/x', 'one', now + 60_000, now), true);
+      assert.equal(await synchronous(a), 2); // FULL
+      // The other connection sees the row: it cannot take the lease.
+      assert.equal(await b.leases.acquire('upload/x', 'two', now + 60_000, now), false);
+      assert.equal(await synchronous(b), 2);
+      await a.leases.release('upload/x', 'one');
+      assert.equal(await synchronous(a), 2);
+      assert.equal(await b.leases.acquire('upload/x', 'two', now + 60_000, now), true);
+    } finally {
+      await a.close();
+      await b.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect, type SqliteDatabase as KyselySqliteDatabase, type SqliteStatement } from 'kysely';
+import { Kysely, SqliteDialect, sql, type SqliteDatabase as KyselySqliteDatabase, type SqliteStatement } from 'kysely';
 import { KyselyStore } from '../kysely-store.js';
 import type { Database } from '../schema.js';
 
@@ -86,6 +86,22 @@ export class SqliteStore extends KyselyStore {
     this.sqlite = sqlite;
     this.db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     await super.init();
+  }
+
+  /**
+   * Writes with synchronous=NORMAL: in WAL mode the commit is written to the
+   * log but not fsynced (the next ordinary commit's fsync covers it). The
+   * connection is held throughout, so no other statement runs in between.
+   */
+  protected override ephemeral<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.db.connection().execute(async (db) => {
+      await sql`pragma synchronous = NORMAL`.execute(db);
+      try {
+        return await fn(db);
+      } finally {
+        await sql`pragma synchronous = FULL`.execute(db);
+      }
+    });
   }
 
   async close(): Promise<void> {
