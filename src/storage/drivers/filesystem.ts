@@ -18,8 +18,8 @@ export interface FilesystemDriverOptions {
 const TMP_PREFIX = '.tmp-';
 /** Chunks are gathered into writes of about this size (fewer syscalls). */
 const WRITE_BATCH_BYTES = 1024 * 1024;
-/** An append syncs what it wrote in the background every this many bytes (see append). */
-const BACKGROUND_SYNC_BYTES = 32 * 1024 * 1024;
+/** An append syncs what it wrote in the background every this many bytes (see append): a chunk of a few MiB then ends with a short final sync. */
+const BACKGROUND_SYNC_BYTES = 4 * 1024 * 1024;
 
 function isErrno(err: unknown, code: string): boolean {
   return (err as NodeJS.ErrnoException | null)?.code === code;
