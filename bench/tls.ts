@@ -7,10 +7,10 @@
 // The client is node:https (the raw-socket client speaks plain TCP only): the
 // same code, keep-alive agent and cipher list for both targets. It offers the
 // TLS 1.3 suites in the order Go clients (docker, containerd) do, AES-128-GCM
-// first. Each server then picks by its own preference: Distribution (Go)
-// AES-128-GCM, Berth (OpenSSL's default order) AES-256-GCM, which costs it
-// more per byte; that is what a docker client gets, so the benchmark keeps it
-// and logs the cipher each server picked.
+// first. Each server then picks by its own preference: Distribution (Go) and
+// Berth (src/tls/ciphers.ts, since 2026-12-03; OpenSSL's default AES-256-GCM
+// before) both AES-128-GCM. That is what a docker client gets; the benchmark
+// logs the cipher each server picked.
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';

@@ -14,6 +14,7 @@ import { coreRouteGroups, frontRouteGroups } from './groups/index.js';
 import { RouteTable, type RouteGroup } from './route-table.js';
 import type { RouteMatch } from './routes.js';
 import { sendError } from './respond.js';
+import { serverCipherOptions } from '../tls/ciphers.js';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const HOST_RE = /^[A-Za-z0-9.\-:[\]]{1,255}$/;
@@ -212,7 +213,7 @@ export function createRegistryServer(services: HttpServices, logger: Logger, ext
     });
   };
   const server = tls
-    ? https.createServer({ ...options, cert: readFileSync(tls.certificate), key: readFileSync(tls.key), minVersion: tls.minVersion, ...(tls.clientCas.length ? { ca: tls.clientCas.map((p) => readFileSync(p)), requestCert: true, rejectUnauthorized: true } : {}) }, listener)
+    ? https.createServer({ ...options, cert: readFileSync(tls.certificate), key: readFileSync(tls.key), minVersion: tls.minVersion, ...serverCipherOptions(), ...(tls.clientCas.length ? { ca: tls.clientCas.map((p) => readFileSync(p)), requestCert: true, rejectUnauthorized: true } : {}) }, listener)
     : http.createServer(options, listener);
   server.setTimeout(300_000);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
