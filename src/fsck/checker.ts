@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors/index.js';
 import type { BlobRecord, FsckBlob, MetadataStores } from '../metadata/index.js';
-import { parseManifest, tryParseDigest, type BlobPlacement, type SparsePolicy } from '../registry/index.js';
+import { parseManifest, runningChecksum, tryParseDigest, type BlobPlacement, type SparsePolicy } from '../registry/index.js';
 import { STORED_ROOT, UPLOADS_ROOT } from '../registry/layout.js';
 import { PathNotFoundError, type StorageDriver } from '../storage/index.js';
 
@@ -82,6 +82,8 @@ export interface FsckReport {
   skipped: number;
   /** Objects under `_quarantine/`, from this run and earlier ones. */
   quarantined: number;
+  /** Blobs without a recorded CRC-32 that verified by their digest and got one (storage.verifyreads then checks it). */
+  checksumsRecorded: number;
   /** Findings by kind (all of them, also beyond those listed). */
   counts: Partial<Record<FindingKind, number>>;
   /** Error findings that are not repaired. */
@@ -140,7 +142,7 @@ export class Fsck {
     const started = Date.now();
     const report: FsckReport = {
       id: randomUUID(), repair: options.repair, startedAt: new Date(started).toISOString(), durationMs: 0, clean: true,
-      checked: { blobs: 0, bytes: 0, manifests: 0, tags: 0, uploads: 0, objects: 0 }, skipped: 0, quarantined: 0,
+      checked: { blobs: 0, bytes: 0, manifests: 0, tags: 0, uploads: 0, objects: 0 }, skipped: 0, quarantined: 0, checksumsRecorded: 0,
       counts: {}, remaining: 0, findings: [], truncated: false,
     };
     const { leases } = this.options.metadata;
@@ -203,8 +205,8 @@ class Run {
     return this.options.placement.location(record);
   }
 
-  /** Whether the bytes at `path` are the blob `b`: null when they are. */
-  private async verify(b: FsckBlob, path: string): Promise<BlobProblem> {
+  /** Whether the bytes at `path` are the blob `b`: null when they are. `checksum`, when given, sees the same bytes. */
+  private async verify(b: FsckBlob, path: string, checksum?: { update(chunk: Uint8Array): void } | null): Promise<BlobProblem> {
     const { storage } = this.options;
     const info = await storage.stat(path);
     if (!info) return { kind: 'missing-blob', detail: 'the blob is recorded, but its bytes are not in the storage' };
@@ -219,7 +221,10 @@ class Run {
       if (err instanceof PathNotFoundError) return { kind: 'missing-blob', detail: 'the blob is recorded, but its bytes are not in the storage' };
       throw err;
     }
-    for await (const chunk of stream) hash.update(chunk as Buffer);
+    for await (const chunk of stream) {
+      hash.update(chunk as Buffer);
+      checksum?.update(chunk as Buffer);
+    }
     const actual = `${parsed.algorithm}:${hash.digest('hex')}`;
     return actual === parsed.digest ? null : { kind: 'corrupt-blob', detail: `the bytes hash to ${actual}` };
   }
@@ -253,11 +258,18 @@ class Run {
     }
     const path = this.location(b);
     this.locations.add(path);
-    const problem = await this.verify(b, path);
+    // A blob that has no CRC-32 yet gets one computed in the same pass, recorded only if the digest verifies.
+    const { content } = this.options.metadata;
+    const checksum = (await content.getBlob(b.digest))?.crc32 === undefined ? runningChecksum() : null;
+    const problem = await this.verify(b, path, checksum);
     this.report.checked.blobs++;
     this.report.checked.bytes += b.size;
     progress.advance(b.size, b.digest);
-    if (!problem) return;
+    if (!problem) {
+      // Only fills in what reads would record; a failure to write it is no finding.
+      if (checksum && await content.recordBlobChecksum(b.digest, checksum.value).catch(() => false)) this.report.checksumsRecorded++;
+      return;
+    }
     // Garbage collection may have taken it meanwhile (mark, delete, drop): then it is not a finding.
     const now = await fsck.blob(b.digest);
     if (!now || now.markedAt !== null || now.location !== b.location) return;

@@ -3,6 +3,7 @@ export { Registry, type RegistryOptions } from './registry.js';
 export { readBlocks } from '../storage/index.js';
 export { UploadPurge, type UploadPurgeOptions } from './maintenance/upload-purge.js';
 export type { BlobPlacement } from './placement.js';
+export { runningChecksum } from './verified-read.js';
 export type { RegistryService, ByteRange, BodyOptions, ChunkOptions, PageOptions, ReadOptions, ManifestPushResult, ManifestDeleteResult, PutBlobOptions, PutManifestOptions, StartUploadOptions, TagUpdate } from './service.js';
 export type { RegistryChange, RegistryChangeType, CommitGuard, GuardOptions } from './changes.js';
 export { MediaType, MANIFEST_MEDIA_TYPES } from './media-types.js';

@@ -13,6 +13,21 @@ const crc32: ((data: Uint8Array, value?: number) => number) | undefined = (zlib 
 /** Whether this Node offers zlib.crc32, so checksums can be computed and checked. */
 export const CHECKSUMS_AVAILABLE = typeof crc32 === 'function';
 
+/** A running CRC-32 of a blob's bytes, as verified reads record it; null where this Node has no zlib.crc32. */
+export function runningChecksum(): { update(chunk: Uint8Array): void; readonly value: number } | null {
+  const fn = crc32;
+  if (!fn) return null;
+  let value = 0;
+  return {
+    update(chunk: Uint8Array): void {
+      value = fn(chunk, value);
+    },
+    get value(): number {
+      return value;
+    },
+  };
+}
+
 /**
  * How a read is checked, besides its size:
  * - `digest`: hashed with the digest's algorithm; with `onChecksum`, the

@@ -6,6 +6,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import zlib from 'node:zlib';
 import { errorCode, pushBlob, sha256, startTestBerth, type TestBerth } from '../helpers/berth.js';
 import { sharedTestS3 } from '../helpers/s3.js';
+import { Fsck } from '../../src/fsck/index.js';
+import { SparsePolicy } from '../../src/registry/index.js';
 
 // "A blob that fails verification is never served" (issue 13 item 4), on the
 // filesystem and on S3 served through Berth (no redirect): the stored bytes
@@ -253,6 +255,32 @@ for (const backend of ['filesystem', 's3'] as const) {
       const get = await fetch(`${t.url}/v2/crc/wrong/blobs/${smallDigest}`);
       assert.equal(get.status, 500);
       assert.equal(await errorCode(get), 'BERTH_BLOB_CORRUPT');
+    });
+
+    it('berth fsck records the checksum of blobs that verify by their digest and have none, never of damaged ones', async () => {
+      const data = randomBytes(2 * MiB + 7);
+      const digest = await pushBlob(t.url, 'crc/fsck', data);
+      const bad = randomBytes(3000);
+      const badDigest = await pushBlob(t.url, 'crc/fsck', bad);
+      await damage(t, 'crc/fsck', badDigest, flipByte(10));
+      const wrong = randomBytes(5000);
+      const wrongDigest = await pushBlob(t.url, 'crc/fsck', wrong);
+      await t.berth.registry.metadata.content.recordBlobChecksum(wrongDigest, zlib.crc32(wrong) ^ 1);
+      const fsck = new Fsck({
+        metadata: t.berth.registry.metadata, storage: t.berth.registry.storage, placement: t.berth.registry.placement,
+        sparse: new SparsePolicy(), instanceId: 'test', quietMs: 0,
+      });
+      const report = await fsck.run({ repair: false });
+      assert.ok(report.checksumsRecorded >= 1, `checksums recorded: ${report.checksumsRecorded}`);
+      assert.equal(await recorded(t, digest), zlib.crc32(data), 'recorded by fsck, awaited before it returns');
+      assert.equal(await recorded(t, badDigest), undefined);
+      assert.ok(report.findings.some((f) => f.kind === 'corrupt-blob' && f.digest === badDigest));
+      // fsck checks the digest, not a recorded checksum, and leaves one in place.
+      assert.ok(!report.findings.some((f) => f.digest === wrongDigest));
+      assert.equal(await recorded(t, wrongDigest), zlib.crc32(wrong) ^ 1);
+      const again = await fsck.run({ repair: false });
+      assert.ok(!again.findings.some((f) => f.digest === digest));
+      assert.equal(await recorded(t, digest), zlib.crc32(data));
     });
 
     it('refuses a blob whose stored size differs from its record before sending any byte', async () => {

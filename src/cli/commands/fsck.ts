@@ -102,6 +102,7 @@ export function printFsckReport(r: FsckReport): string {
   const counts = Object.entries(r.counts).map(([k, n]) => `${n} ${k}`).join(', ');
   if (counts) lines.push(`found: ${counts}`);
   if (r.skipped > 0) lines.push(`skipped ${r.skipped} blobs garbage collection is deleting`);
+  if (r.checksumsRecorded > 0) lines.push(`recorded the checksum of ${r.checksumsRecorded} blobs (storage.verifyreads: true then checks it instead of the digest)`);
   if (r.quarantined > 0) lines.push(`in quarantine (_quarantine/ in the storage): ${r.quarantined} objects`);
   if (r.clean) lines.push(r.findings.length === 0 ? 'clean' : 'clean: nothing wrong is left (the rest is information)');
   else lines.push(`${r.remaining} problems remain${r.repair ? '' : '; `berth fsck --repair` repairs those whose REPAIR column names an action'}`);
