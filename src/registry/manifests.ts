@@ -3,6 +3,7 @@ import { RegistryError } from '../errors/index.js';
 import type { ContentStore, ManifestRecord, MetadataStores } from '../metadata/index.js';
 import type { GuardOptions } from './changes.js';
 import { acceptsMediaType, parseManifest, type ParsedManifest } from './manifest.js';
+import { ManifestCache } from './manifest-cache.js';
 import { MediaType } from './media-types.js';
 import { assertRepositoryName, isValidTag, parseDigest, parseReference } from './names.js';
 import type { ManifestPushResult, PutManifestOptions, ReadOptions } from './service.js';
@@ -31,6 +32,8 @@ export interface ManifestsOptions {
  * referrers of a subject. Tags alone are tags.ts.
  */
 export class Manifests {
+  private readonly cache = new ManifestCache();
+
   constructor(private readonly options: ManifestsOptions) {}
 
   /** Read per call: the store belongs to the open database handle. */
@@ -38,14 +41,15 @@ export class Manifests {
     return this.options.metadata.content;
   }
 
-  /** Resolves a tag or digest; MANIFEST_UNKNOWN when absent or not acceptable to the client. */
+  /**
+   * Resolves a tag or digest; MANIFEST_UNKNOWN when absent or not acceptable
+   * to the client. A tag is served from the manifest cache while the
+   * repository's tag-list version is unchanged (see ManifestCache).
+   */
   async get(repo: string, reference: string, accept?: string, _options?: ReadOptions): Promise<ManifestRecord> {
     assertRepositoryName(repo);
     const ref = parseReference(reference, 'lookup');
-    const { content } = this;
-    const manifest = ref.kind === 'tag'
-      ? await content.resolveTag(repo, ref.tag)
-      : await content.getManifest(repo, ref.digest.digest);
+    const manifest = ref.kind === 'tag' ? await this.resolveTag(repo, ref.tag) : await this.content.getManifest(repo, ref.digest.digest);
     if (!manifest) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repo, reference } });
     if (!acceptsMediaType(accept, manifest.mediaType)) {
       throw new RegistryError('MANIFEST_UNKNOWN', `the manifest is a ${manifest.mediaType}, which the Accept header does not include`, {
@@ -53,6 +57,17 @@ export class Manifests {
       });
     }
     return manifest;
+  }
+
+  private async resolveTag(repo: string, tag: string): Promise<ManifestRecord | null> {
+    const { content } = this;
+    // The version first (see ManifestCache); no repository, no tag.
+    const version = await content.tagListVersion(repo);
+    if (version === null) return null;
+    const hit = this.cache.get(repo, tag, version);
+    if (hit) return hit;
+    const manifest = await content.resolveTag(repo, tag);
+    return manifest && this.cache.set(repo, tag, version, manifest);
   }
 
   /**
