@@ -22,7 +22,8 @@ export interface StoreConnection {
   flavor: Flavor;
   /**
    * Runs writes whose loss in a power failure is harmless (leases: their
-   * holder is gone too) without waiting for the disk where the backend can:
+   * holder is gone too; upload progress: the session is refused and the
+   * client starts again) without waiting for the disk where the backend can:
    * on SQLite they commit with synchronous=NORMAL, visible to every other
    * connection at once, made durable by the next ordinary commit. Each such
    * wait would otherwise block the event loop (better-sqlite3 is synchronous).
@@ -37,7 +38,7 @@ export interface StoreConnection {
  */
 const storeFactories = {
   content: ({ db, flavor }) => new KyselyContentStore(db, flavor),
-  uploads: ({ db }) => new KyselyUploadStore(db),
+  uploads: ({ db, ephemeral }) => new KyselyUploadStore(db, ephemeral),
   leases: ({ db, ephemeral }) => new KyselyLeaseStore(db, ephemeral),
   identity: ({ db, flavor }) => new KyselyIdentityStore(db, flavor),
   audit: ({ db }) => new KyselyAuditStore(db),
