@@ -372,6 +372,28 @@ function migrations(flavor: Flavor): Record<string, Migration> {
           .execute();
       },
     },
+    // PostgreSQL search (issue 14): 0012's trigram GIN indexes kept new
+    // entries in GIN's pending list (fastupdate), which every search reads
+    // whole and which made the planner prefer reading the table. Built again
+    // without it, taking the extension again where 0012 could not. Without
+    // the right to create it, no index, and Berth warns at start with the
+    // fix (docs/storage.md). SQLite: nothing (its FTS5 table has no such list).
+    '0014_search_trigram': {
+      async up(db: Kysely<unknown>) {
+        if (flavor === 'sqlite') return;
+        await sql`savepoint search_trgm_0014`.execute(db);
+        try {
+          await sql`create extension if not exists pg_trgm`.execute(db);
+          await sql`drop index if exists search_repositories_name_trgm`.execute(db);
+          await sql`drop index if exists search_repositories_description_trgm`.execute(db);
+          await sql`create index search_repositories_name_trgm on search_repositories using gin (name gin_trgm_ops) with (fastupdate = off)`.execute(db);
+          await sql`create index search_repositories_description_trgm on search_repositories using gin (description gin_trgm_ops) with (fastupdate = off)`.execute(db);
+          await sql`release savepoint search_trgm_0014`.execute(db);
+        } catch {
+          await sql`rollback to savepoint search_trgm_0014`.execute(db);
+        }
+      },
+    },
     // A blob's CRC-32 (registry/verified-read.ts), recorded by the first read
     // that verified its bytes by the digest; later reads check it instead of
     // the digest. NULL until then, and for every blob written before. bigint:

@@ -33,6 +33,13 @@ export interface SearchStore {
    */
   reconcile(): Promise<{ added: number; removed: number }>;
   /**
+   * Null when substring search is indexed (always on SQLite). On PostgreSQL
+   * without the trigram indexes (the pg_trgm extension could not be
+   * created: migrations 0012 and 0014 go on without it), every search reads
+   * every row: then what to run to fix it, for the warning at start.
+   */
+  missingIndexFix(): Promise<string | null>;
+  /**
    * The repositories the caller may pull whose name or description contains
    * `text` (case-insensitive for ASCII; an empty text matches all), sorted by
    * name (byte order), `limit` of them after the name `after`. `next` is the
