@@ -13,7 +13,7 @@ import { exportRoutes } from './airgap/routes.js';
 import { PolicyEnforcer, policyRoutes, TrustPolicies } from './policy/index.js';
 import { LifecycleEnforcer, lifecycleRoutes, LifecycleRules, Retention } from './lifecycle/index.js';
 import { GarbageCollector, gcRoutes } from './gc/index.js';
-import { SEARCH_EVENT_TYPES, searchIndexListener, searchRoutes } from './search/index.js';
+import { SEARCH_EVENT_TYPES, reconcileAtStart, searchIndexListener, searchRoutes } from './search/index.js';
 import { BerthMetrics, METRIC_EVENT_TYPES, metricsRoutes } from './metrics/index.js';
 import { NOTIFICATION_EVENT_TYPES, NotificationDispatcher, notificationListener, notificationRoutes } from './notifications/index.js';
 import { auditListener, AUDITED_TYPES, EventBus, EventedRegistry, type EventContext } from './events/index.js';
@@ -294,12 +294,11 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   const gc = metrics ? metrics.countGcRuns(collector) : collector;
   groups.push(gcRoutes({ collector: gc, metadata, graceMs: config.gc.graceMs, writable: !config.storage.readOnly }));
   // Search (docker search and the API): the index follows repository events (its listener is in
-  // assembleCore) and is reconciled at start (and hourly below) for events a crash or a full queue
-  // lost; only what the caller may pull is answered.
-  await metadata.search.reconcile().then(
-    (r) => { if (r.added + r.removed > 0) logger.info(r, 'search index reconciled'); },
-    (err: unknown) => logger.warn({ err: (err as Error)?.message }, 'failed to reconcile the search index, retrying within the hour'),
-  );
+  // assembleCore) and is reconciled once listening (in the background) and hourly below, for events
+  // a crash or a full queue lost; only what the caller may pull is answered. Without PostgreSQL's
+  // trigram indexes every search reads every repository: say how to fix it.
+  const searchIndexFix = await metadata.search.missingIndexFix().catch(() => null);
+  if (searchIndexFix) logger.warn({ fix: searchIndexFix }, 'search reads every repository: the pg_trgm extension could not be created, so there is no trigram index');
   groups.push(searchRoutes({
     store: metadata.search, identity: usersFromDatabase ? metadata.identity : null, audit: usersFromDatabase ? metadata.audit : null,
     anonymous: config.auth.kind === 'token' && config.auth.anonymous,
@@ -368,7 +367,9 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     });
   }
 
-  // The search index, made good hourly once across instances (a listener's event can be lost; the listener explains).
+  // The search index, made good now in the background (a start does not wait for it: it reads every
+  // repository and manifest) and hourly, each once across instances (a listener's event can be lost; the listener explains).
+  const searchReconciled = reconcileAtStart({ store: metadata.search, leases: metadata.leases, owner: registry.instanceId, log: logger });
   jobs.every('search-reconcile', 3_600_000, async () => {
     const r = await metadata.search.reconcile();
     if (r.added + r.removed > 0) logger.info(r, 'search index reconciled');
@@ -424,6 +425,7 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
     config, registry, events, storage, metadata, identity, gc, http, address, trustAddress, debugAddress, metrics,
     async close() {
       await jobs.close();
+      await searchReconciled;
       await Promise.all([http.close(config.http.drainTimeoutMs), trustHttp?.close(config.http.drainTimeoutMs), debugHttp?.close(0)]);
       // Let listeners finish what the last requests committed (bounded: a stuck listener does not hold the stop).
       let timer: NodeJS.Timeout | undefined;

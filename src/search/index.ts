@@ -2,3 +2,4 @@ export { searchRoutes, descriptionSchema, type SearchRoutesOptions } from './rou
 export { searchIndexListener, SEARCH_EVENT_TYPES } from './listener.js';
 export { visibilityFor, type VisibilityOptions } from './visibility.js';
 export { searchCaller } from './caller.js';
+export { reconcileAtStart, STARTUP_RECONCILE_LEASE, type StartupReconcileOptions } from './reconcile.js';

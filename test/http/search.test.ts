@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
+import { KyselySearchStore } from '../../src/metadata/kysely-search-store.js';
 import { startTestBerth, errorCode, sha256, type TestBerth } from '../helpers/berth.js';
 
 /**
@@ -63,6 +64,24 @@ function client(url: string) {
 
   const api = (query: string, creds?: Creds) => fetch(`${url}/api/v1/search?${query}`, { headers: creds ? { Authorization: basic(creds) } : {} });
   return { call, pushImage, v1, v1Names, api };
+}
+
+/**
+ * Holds every KyselySearchStore.reconcile until `release()`; `started`
+ * gives the first held call's result (as `run`) once it began.
+ */
+function holdReconcile() {
+  const original = KyselySearchStore.prototype.reconcile;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let began!: (call: { run: Promise<{ added: number; removed: number }> }) => void;
+  const started = new Promise<{ run: Promise<{ added: number; removed: number }> }>((r) => (began = r));
+  KyselySearchStore.prototype.reconcile = function (this: KyselySearchStore) {
+    const run = gate.then(() => original.call(this));
+    began({ run });
+    return run;
+  };
+  return { started, release: () => release(), restore: () => { KyselySearchStore.prototype.reconcile = original; } };
 }
 
 describe('search (users from Berth\'s database)', () => {
@@ -235,14 +254,29 @@ describe('search (users from Berth\'s database)', () => {
     await t.berth.events.idle();
     assert.deepEqual(await c.v1Names('fresh'), []);
     assert.equal(await t.berth.metadata.search.get('pub/fresh'), null, 'the index row went with the repository');
-    // An index that lost rows (as a crash between commit and listener would) is made whole at start.
+    // An index that lost rows (as a crash between commit and listener would) is made whole after a
+    // start, in the background: the start does not wait for it (it reads every repository and manifest).
     await t.berth.metadata.search.setDescription('pub/img', 'kept');
     const db = (t.berth.metadata as unknown as { db: { deleteFrom(table: string): { execute(): Promise<unknown> } } }).db;
     await db.deleteFrom('search_repositories').execute();
     assert.deepEqual(await c.v1Names(''), []);
-    await t.restart();
-    c = client(t.url);
-    assert.deepEqual(await c.v1Names('', admin), REPOS);
+    const held = holdReconcile();
+    const restarting = t.restart();
+    try {
+      const { run } = await held.started;
+      // The reconcile has begun and is held: the registry answers and is ready all the same.
+      assert.equal((await c.call('GET', '/v2/', admin)).status, 200);
+      assert.equal((await fetch(`${t.url}/readyz`)).status, 200);
+      assert.deepEqual(await c.v1Names('', admin), [], 'meanwhile, answers come from the index as it is');
+      held.release();
+      await restarting;
+      assert.deepEqual(await run, { added: REPOS.length, removed: 0 });
+      assert.deepEqual(await c.v1Names('', admin), REPOS);
+    } finally {
+      held.release();
+      held.restore();
+      await restarting;
+    }
   });
 });
 
