@@ -10,7 +10,7 @@ import { output, withStore, type IdentityFlags } from './identity-context.js';
  */
 export async function dfCommand(flags: IdentityFlags): Promise<StorageUsage> {
   const usage = await withStore(flags, (store) => store.gc.usage(), { users: false });
-  output(flags, usage, printUsage(usage));
+  output(flags, usage, flags.json ? '' : printUsage(usage)); // the table only when it is printed (100,000 rows)
   return usage;
 }
 
