@@ -3,7 +3,12 @@
 //
 //   npm run bench -- --scale [--sizes 1000,10000,100000] [--tags 1000,10000,100000]
 //                            [--db sqlite|postgres|both] [--json FILE] [--duration S]
+//                            [--keep DIR] [--seed-only]
 //   (or node dist/bench/growth.js with the same options)
+//
+// --keep DIR (SQLite only) keeps the repositories' data dir in DIR and, on a
+// later run, seeds only what it lacks, so one 100k seeding serves several
+// measurements (before and after a change); --seed-only stops after seeding.
 //
 // Repositories: one data dir is filled level by level (1k, then 9k more, then
 // 90k more). Each repository holds one image (a config blob of its own, a layer
@@ -59,6 +64,9 @@ interface GrowthOptions {
   dbs: Db[];
   json: string | null;
   durationS: number;
+  /** The repositories' data dir, kept and reused (SQLite only); null: a fresh temporary one. */
+  keep: string | null;
+  seedOnly: boolean;
 }
 
 interface Row {
@@ -101,12 +109,12 @@ const log = (msg: string): void => {
 
 function usage(msg?: string): never {
   if (msg) console.error(`error: ${msg}`);
-  console.error('usage: npm run bench -- --scale [--sizes 1000,10000,100000] [--tags 1000,10000,100000] [--db sqlite|postgres|both] [--json FILE] [--duration S]');
+  console.error('usage: npm run bench -- --scale [--sizes 1000,10000,100000] [--tags 1000,10000,100000] [--db sqlite|postgres|both] [--json FILE] [--duration S] [--keep DIR] [--seed-only]');
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): GrowthOptions {
-  const o: GrowthOptions = { sizes: [1000, 10_000, 100_000], tags: [1000, 10_000, 100_000], dbs: ['sqlite'], json: null, durationS: 5 };
+  const o: GrowthOptions = { sizes: [1000, 10_000, 100_000], tags: [1000, 10_000, 100_000], dbs: ['sqlite'], json: null, durationS: 5, keep: null, seedOnly: false };
   const list = (v: string | undefined, flag: string): number[] => {
     const xs = (v ?? '').split(',').filter(Boolean).map(Number);
     if (!xs.every((x) => Number.isInteger(x) && x > 0)) usage(`${flag} takes positive integers, comma-separated`);
@@ -141,6 +149,12 @@ function parseArgs(argv: string[]): GrowthOptions {
         o.durationS = Number(val());
         if (!(o.durationS > 0)) usage('--duration must be > 0');
         break;
+      case '--keep':
+        o.keep = path.resolve(val());
+        break;
+      case '--seed-only':
+        o.seedOnly = true;
+        break;
       case '-h':
       case '--help':
         usage();
@@ -149,6 +163,7 @@ function parseArgs(argv: string[]): GrowthOptions {
         usage(`unknown option ${a}`);
     }
   }
+  if (o.keep !== null && o.dbs.includes('postgres')) usage('--keep keeps a SQLite data dir: use it with --db sqlite');
   return o;
 }
 
@@ -226,6 +241,17 @@ async function pool(n: number, concurrency: number, job: (i: number) => Promise<
     }
   }));
   if (failed) throw failed;
+}
+
+/** In a --keep data dir: how many repositories are seeded there. */
+const KEPT_LEVEL = 'growth-seeded-repositories';
+
+function keptLevel(dir: string): number {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, KEPT_LEVEL);
+  if (fs.existsSync(file)) return Number(fs.readFileSync(file, 'utf8').trim());
+  if (fs.readdirSync(dir).length > 0) throw new Error(`--keep ${dir}: not empty and not a growth data dir (no ${KEPT_LEVEL} file)`);
+  return 0;
 }
 
 /** Repositories [from, to): one image each; the shared layer is put once and mounted into the others. */
@@ -569,33 +595,44 @@ async function runDb(db: Db, opts: GrowthOptions, pgServer: PgServer | null): Pr
   const dbEnv = async (): Promise<Record<string, string>> => (db === 'postgres' && pgServer ? { BERTH_DATABASE_URL: await createPgDatabase(pgServer) } : {});
 
   if (opts.sizes.length > 0) {
-    const dataDir = makeTempDir(`growth-${db}-repos`);
+    const dataDir = opts.keep ?? makeTempDir(`growth-${db}-repos`);
     const env = await dbEnv();
     const results: Array<Record<string, number>> = [];
-    let have = 0;
+    const sizes: number[] = [];
+    let have = opts.keep ? keptLevel(opts.keep) : 0;
     try {
       for (const n of opts.sizes) {
         log(`\n[${db}] ${n.toLocaleString('en-US')} repositories (load avg ${os.loadavg().map((x) => x.toFixed(2)).join(' ')})`);
-        const s = await withoutFsync(() => seedRepos(dataDir, env, have, n));
-        const seededPerS = (n - have) / s;
-        log(`  seeded ${(n - have).toLocaleString('en-US')} repositories in ${s.toFixed(1)} s (${seededPerS.toFixed(0)}/s)`);
-        have = n;
+        if (n < have) {
+          log(`  skipped: ${dataDir} holds ${have.toLocaleString('en-US')} repositories already`);
+          continue;
+        }
+        let seededPerS = NaN;
+        if (n > have) {
+          const s = await withoutFsync(() => seedRepos(dataDir, env, have, n));
+          seededPerS = (n - have) / s;
+          log(`  seeded ${(n - have).toLocaleString('en-US')} repositories in ${s.toFixed(1)} s (${seededPerS.toFixed(0)}/s)`);
+          have = n;
+          if (opts.keep) fs.writeFileSync(path.join(opts.keep, KEPT_LEVEL), `${n}\n`);
+        }
+        if (opts.seedOnly) continue;
         // The measured pushes add 200 repositories (push<n>/img-*) per level, beside the seeded ones.
         const m = await measureRepos(n, dataDir, env, opts);
         m['seed_per_s'] = seededPerS;
         m['load_avg'] = os.loadavg()[0] ?? NaN;
         results.push(m);
+        sizes.push(n);
         log(`  ${Object.entries(m).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
       }
     } finally {
-      removeTempDir(dataDir);
+      if (!opts.keep) removeTempDir(dataDir);
     }
-    const t = table(`\n=== [${db}] cost by number of repositories ===`, REPO_ROWS, opts.sizes, results);
+    const t = table(`\n=== [${db}] cost by number of repositories ===`, REPO_ROWS, sizes, results);
     log(t.text);
-    out['repositories'] = { sizes: opts.sizes, results, growth: t.growth };
+    out['repositories'] = { sizes, results, growth: t.growth };
   }
 
-  if (opts.tags.length > 0) {
+  if (opts.tags.length > 0 && !opts.seedOnly) {
     const dataDir = makeTempDir(`growth-${db}-tags`);
     const env = await dbEnv();
     const results: Array<Record<string, number>> = [];
