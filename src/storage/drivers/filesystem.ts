@@ -16,8 +16,13 @@ export interface FilesystemDriverOptions {
 }
 
 const TMP_PREFIX = '.tmp-';
-/** Chunks are gathered into writes of about this size (fewer syscalls). */
+/** Chunks are gathered into writes of about this size (fewer syscalls)... */
 const WRITE_BATCH_BYTES = 1024 * 1024;
+/** ...while the batches of all appends at once stay under this (100 pushes at once: 320 KiB each). */
+const WRITE_BATCHES_TOTAL_BYTES = 32 * 1024 * 1024;
+const MIN_WRITE_BATCH_BYTES = 128 * 1024;
+/** Appends in progress in this process (see WRITE_BATCHES_TOTAL_BYTES). */
+let activeAppends = 0;
 /** An append syncs what it wrote in the background every this many bytes (see append): a chunk of a few MiB then ends with a short final sync. */
 const BACKGROUND_SYNC_BYTES = 4 * 1024 * 1024;
 
@@ -172,6 +177,7 @@ export class FilesystemDriver implements StorageDriver {
     const check = () => {
       if (failure) throw failure;
     };
+    activeAppends++;
     try {
       let batch: Uint8Array[] = [];
       let batchBytes = 0;
@@ -202,7 +208,7 @@ export class FilesystemDriver implements StorageDriver {
         if (chunk.byteLength === 0) continue;
         batch.push(chunk);
         batchBytes += chunk.byteLength;
-        if (batchBytes >= WRITE_BATCH_BYTES) await flush();
+        if (batchBytes >= Math.max(MIN_WRITE_BATCH_BYTES, Math.min(WRITE_BATCH_BYTES, WRITE_BATCHES_TOTAL_BYTES / activeAppends))) await flush();
       }
       options.signal?.throwIfAborted();
       await flush();
@@ -210,6 +216,7 @@ export class FilesystemDriver implements StorageDriver {
       check();
       await fh.datasync();
       await fh.close();
+      activeAppends--;
       return size;
     } catch (err) {
       try {
@@ -217,6 +224,7 @@ export class FilesystemDriver implements StorageDriver {
         await fh.truncate(before);
         await fh.datasync();
       } finally {
+        activeAppends--;
         await fh.close();
         // Created by this call: gone again, as before the call.
         if (!existed) await rm(target, { force: true });
