@@ -18,9 +18,9 @@ export interface FilesystemDriverOptions {
 const TMP_PREFIX = '.tmp-';
 /** Chunks are gathered into writes of about this size (fewer syscalls)... */
 const WRITE_BATCH_BYTES = 1024 * 1024;
-/** ...while the batches of all appends at once stay under this (100 pushes at once: 320 KiB each). */
-const WRITE_BATCHES_TOTAL_BYTES = 32 * 1024 * 1024;
-const MIN_WRITE_BATCH_BYTES = 128 * 1024;
+/** ...while the batches of all appends at once stay under this (100 pushes at once: 80 KiB each). */
+const WRITE_BATCHES_TOTAL_BYTES = 8 * 1024 * 1024;
+const MIN_WRITE_BATCH_BYTES = 64 * 1024;
 /** Appends in progress in this process (see WRITE_BATCHES_TOTAL_BYTES). */
 let activeAppends = 0;
 /** An append syncs what it wrote in the background every this many bytes (see append): a chunk of a few MiB then ends with a short final sync. */
