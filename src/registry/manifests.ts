@@ -17,6 +17,9 @@ import type { WritePolicy } from './write-policy.js';
  */
 export const MAX_TAGS_PER_PUSH = 50;
 
+/** Distinct (media type, Accept header) pairs remembered; all are forgotten when full (a client sending ever new headers gains nothing). */
+const MAX_ACCEPT_VERDICTS = 256;
+
 export interface ManifestsOptions {
   metadata: Pick<MetadataStores, 'content'>;
   policy: WritePolicy;
@@ -33,6 +36,7 @@ export interface ManifestsOptions {
  */
 export class Manifests {
   private readonly cache = new ManifestCache();
+  private readonly acceptVerdicts = new Map<string, boolean>();
 
   constructor(private readonly options: ManifestsOptions) {}
 
@@ -51,12 +55,25 @@ export class Manifests {
     const ref = parseReference(reference, 'lookup');
     const manifest = ref.kind === 'tag' ? await this.resolveTag(repo, ref.tag) : await this.content.getManifest(repo, ref.digest.digest);
     if (!manifest) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name: repo, reference } });
-    if (!acceptsMediaType(accept, manifest.mediaType)) {
+    if (!this.accepts(accept, manifest.mediaType)) {
       throw new RegistryError('MANIFEST_UNKNOWN', `the manifest is a ${manifest.mediaType}, which the Accept header does not include`, {
         detail: { name: repo, reference, mediaType: manifest.mediaType },
       });
     }
     return manifest;
+  }
+
+  /** acceptsMediaType, remembered: clients send the same few Accept headers on every pull. */
+  private accepts(accept: string | undefined, mediaType: string): boolean {
+    if (!accept) return true;
+    const key = `${mediaType}\n${accept}`;
+    let yes = this.acceptVerdicts.get(key);
+    if (yes === undefined) {
+      yes = acceptsMediaType(accept, mediaType);
+      if (this.acceptVerdicts.size >= MAX_ACCEPT_VERDICTS) this.acceptVerdicts.clear();
+      this.acceptVerdicts.set(key, yes);
+    }
+    return yes;
   }
 
   private async resolveTag(repo: string, tag: string): Promise<ManifestRecord | null> {

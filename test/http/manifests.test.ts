@@ -1,5 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { startTestBerth, sha256, errorCode, pushBlob, pushImage, type TestBerth } from '../helpers/berth.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -86,6 +87,28 @@ describe('manifests', () => {
     assert.equal(wildcard.status, 200);
     const several = await fetch(`${t.url}/v2/accept/a/manifests/${img.digest}`, { headers: { Accept: `${DOCKER_MANIFEST};q=0.9, ${OCI_MANIFEST}` } });
     assert.equal(several.status, 200);
+  });
+
+  it('reads every Accept field a client repeats, and judges each Accept header per media type', async () => {
+    const img = await pushImage(t.url, 'accept/b', 'v1');
+    const fields = (values: string[]) => new Promise<{ status: number; digest: string | undefined }>((resolve, reject) => {
+      // Separate Accept fields, as Go clients send them (fetch would join them into one).
+      const req = http.request(`${t.url}/v2/accept/b/manifests/v1`, { headers: ['Host', new URL(t.url).host, ...values.flatMap((v) => ['Accept', v])] }, (res) => {
+        res.resume();
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, digest: res.headers['docker-content-digest'] as string | undefined }));
+      });
+      req.once('error', reject);
+      req.end();
+    });
+    assert.deepEqual(await fields([DOCKER_MANIFEST, OCI_MANIFEST]), { status: 200, digest: img.digest });
+    assert.deepEqual(await fields([DOCKER_MANIFEST, DOCKER_LIST]), { status: 404, digest: undefined });
+    // The same header, remembered as accepting the OCI image above, still refuses a Docker manifest.
+    const docker = await pushImage(t.url, 'accept/b', 'docker', { mediaType: DOCKER_MANIFEST });
+    const both = (ref: string) => fetch(`${t.url}/v2/accept/b/manifests/${ref}`, { headers: { Accept: OCI_MANIFEST } });
+    assert.equal((await both('v1')).status, 200);
+    const refused = await both(docker.digest);
+    assert.equal(refused.status, 404);
+    assert.equal(await errorCode(refused), 'MANIFEST_UNKNOWN');
   });
 
   it('answers bad manifests with MANIFEST_INVALID, never a 500', async () => {

@@ -6,7 +6,8 @@ import { sendEmpty } from '../respond.js';
 
 /** GET and HEAD /v2/<name>/manifests/<reference>. */
 export async function getManifest(ctx: RequestContext): Promise<void> {
-  const accept = ctx.req.headersDistinct.accept?.join(',');
+  // Node joins repeated Accept fields with ", " (headersDistinct would copy every header into arrays first).
+  const accept = ctx.req.headers.accept;
   const m = await ctx.registry.getManifest(ctx.match.name as string, ctx.match.reference as string, accept, { method: ctx.req.method === 'HEAD' ? 'HEAD' : 'GET' });
   ctx.res.writeHead(200, {
     'Content-Type': m.mediaType,
