@@ -1,6 +1,6 @@
-import { createHash, type Hash } from 'node:crypto';
 import { RegistryError } from '../errors/index.js';
 import type { DigestAlgorithm } from './names.js';
+import { StreamHash } from './stream-hash.js';
 
 /**
  * Running hash states of upload sessions, in the algorithm the session was
@@ -12,49 +12,62 @@ import type { DigestAlgorithm } from './names.js';
  * instead. Bounded: the oldest entries are dropped.
  */
 export class UploadHashes {
-  private readonly states = new Map<string, { hash: Hash; size: number; algorithm: DigestAlgorithm }>();
+  private readonly states = new Map<string, { hash: StreamHash; size: number; algorithm: DigestAlgorithm }>();
 
   constructor(private readonly maxEntries = 1024) {}
 
   /** A hash fed with exactly the first `size` bytes of the upload, or null. */
-  take(id: string, size: number): { hash: Hash; algorithm: DigestAlgorithm } | null {
+  take(id: string, size: number): { hash: StreamHash; algorithm: DigestAlgorithm } | null {
     const s = this.states.get(id);
     this.states.delete(id);
-    if (!s || s.size !== size) return null;
+    if (!s) return null;
+    if (s.size !== size) {
+      s.hash.dispose();
+      return null;
+    }
     return { hash: s.hash, algorithm: s.algorithm };
   }
 
   /** A fresh hash for an upload starting at size 0. */
-  fresh(algorithm: DigestAlgorithm = 'sha256'): { hash: Hash; algorithm: DigestAlgorithm } {
-    return { hash: createHash(algorithm), algorithm };
+  fresh(algorithm: DigestAlgorithm = 'sha256'): { hash: StreamHash; algorithm: DigestAlgorithm } {
+    return { hash: new StreamHash(algorithm), algorithm };
   }
 
-  put(id: string, state: { hash: Hash; algorithm: DigestAlgorithm }, size: number): void {
+  put(id: string, state: { hash: StreamHash; algorithm: DigestAlgorithm }, size: number): void {
+    const old = this.states.get(id);
+    if (old && old.hash !== state.hash) old.hash.dispose();
     this.states.delete(id);
     this.states.set(id, { ...state, size });
     if (this.states.size > this.maxEntries) {
-      const oldest = this.states.keys().next().value;
-      if (oldest !== undefined) this.states.delete(oldest);
+      const [oldest, entry] = this.states.entries().next().value ?? [];
+      if (oldest !== undefined) {
+        this.states.delete(oldest);
+        entry?.hash.dispose();
+      }
     }
   }
 
   drop(id: string): void {
+    this.states.get(id)?.hash.dispose();
     this.states.delete(id);
   }
 }
 
 /**
  * Wraps a byte source so every chunk also feeds `hash` (hash while
- * streaming). With `exactBytes`, a source that is longer or shorter fails
+ * streaming; waits when the hashing thread is behind). With `exactBytes`, a source that is longer or shorter fails
  * (so the driver rolls the append back) with 416 BLOB_UPLOAD_INVALID.
  */
-export async function* hashing(source: AsyncIterable<Uint8Array>, hash: Hash | null, counter: { bytes: number }, exactBytes?: number): AsyncGenerator<Uint8Array> {
+export async function* hashing(source: AsyncIterable<Uint8Array>, hash: StreamHash | null, counter: { bytes: number }, exactBytes?: number): AsyncGenerator<Uint8Array> {
   for await (const chunk of source) {
     counter.bytes += chunk.byteLength;
     if (exactBytes !== undefined && counter.bytes > exactBytes) throw rangeMismatch();
-    hash?.update(chunk);
+    const wait = hash?.update(chunk);
+    if (wait) await wait;
     yield chunk;
   }
+  const flushed = hash?.flush(); // an upload between its chunks holds no bytes
+  if (flushed) await flushed;
   if (exactBytes !== undefined && counter.bytes !== exactBytes) throw rangeMismatch();
 }
 

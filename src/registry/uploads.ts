@@ -9,6 +9,7 @@ import { assertRepositoryName, parseDigest } from './names.js';
 import type { BlobPlacement } from './placement.js';
 import type { ChunkOptions, PutBlobOptions, StartUploadOptions } from './service.js';
 import { hashing, UploadHashes } from './upload-hashes.js';
+import { StreamHash } from './stream-hash.js';
 import type { WritePolicy } from './write-policy.js';
 
 /** How long an upload's writer lease lasts without renewal (an instance killed mid-write frees it then). */
@@ -77,8 +78,9 @@ export class Uploads {
       // An empty blob's session may have no bytes at all (POST, then PUT with no body): store zero bytes, so it commits like any other.
       else if (upload.size === 0) upload = await this.appendLocked(upload, noBytes(), options, true);
       const state = this.hashes.take(upload.id, upload.size);
+      if (state && state.algorithm !== d.algorithm) state.hash.dispose();
       const actual = state?.algorithm === d.algorithm
-        ? `${d.algorithm}:${state.hash.digest('hex')}`
+        ? await this.finish(state.hash, upload.id, upload.size)
         : await this.digestOf(this.options.placement.dataPath(upload.id), d.algorithm, upload.size);
       if (actual !== d.digest) {
         await this.discard(upload.id);
@@ -106,12 +108,12 @@ export class Uploads {
     }
     const { storage, placement } = this.options;
     const id = randomUUID();
-    const hash = createHash(d.algorithm);
+    const hash = new StreamHash(d.algorithm);
     const counter = { bytes: 0 };
     let committed = false;
     try {
       const size = await storage.append(placement.dataPath(id), hashing(source, hash, counter), { signal: options.signal, expectedBytes: options.contentLength, final: true });
-      if (`${d.algorithm}:${hash.digest('hex')}` !== d.digest) {
+      if (await this.finish(hash, id, size) !== d.digest) {
         throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { detail: { digest: d.digest } });
       }
       await options.guard?.({ type: 'blob.push', repository: repo, digest: d.digest, size });
@@ -119,7 +121,20 @@ export class Uploads {
       committed = true;
       return blob;
     } finally {
+      hash.dispose();
       if (!committed) await placement.discard(id);
+    }
+  }
+
+  /**
+   * The digest of a finished hash, as `algorithm:hex`. Should the hashing
+   * thread have failed, the stored bytes are read back instead.
+   */
+  private async finish(hash: StreamHash, id: string, size: number): Promise<string> {
+    try {
+      return `${hash.algorithm}:${await hash.digest()}`;
+    } catch {
+      return this.digestOf(this.options.placement.dataPath(id), hash.algorithm, size);
     }
   }
 
@@ -191,10 +206,17 @@ export class Uploads {
     const exact = range ? range.end - range.start + 1 : undefined;
     // On any failure the driver restores the data; the hash state saw bytes that
     // are gone, so it is not put back and the next step re-reads instead.
-    const newSize = await this.options.storage.append(this.options.placement.dataPath(upload.id), hashing(source, state?.hash ?? null, counter, exact), {
-      signal: options.signal, expectedBytes: exact ?? contentLength, final, currentSize: upload.size,
-    });
+    let newSize: number;
+    try {
+      newSize = await this.options.storage.append(this.options.placement.dataPath(upload.id), hashing(source, state?.hash ?? null, counter, exact), {
+        signal: options.signal, expectedBytes: exact ?? contentLength, final, currentSize: upload.size,
+      });
+    } catch (err) {
+      state?.hash.dispose();
+      throw err;
+    }
     if (newSize !== upload.size + counter.bytes) {
+      state?.hash.dispose();
       // The stored bytes ran ahead of the session's record: an earlier write
       // reached storage, but its process died before recording it. Neither
       // can be trusted to line up with the client's offsets: end the session.
@@ -205,6 +227,7 @@ export class Uploads {
     }
     const now = Date.now();
     if (!(await this.options.metadata.uploads.advance(upload.id, upload.size, newSize, now))) {
+      state?.hash.dispose();
       throw new RegistryError('BERTH_UPLOAD_BUSY', 'the upload session was changed concurrently');
     }
     if (state) this.hashes.put(upload.id, state, newSize);

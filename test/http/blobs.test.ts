@@ -6,6 +6,7 @@ import net from 'node:net';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { startTestBerth, sha256, errorCode, pushBlob, type TestBerth } from '../helpers/berth.js';
+import { terminateHashThreadForTests } from '../../src/registry/stream-hash.js';
 
 async function startSession(url: string, repo: string): Promise<string> {
   const res = await fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
@@ -202,6 +203,28 @@ describe('blobs and uploads', () => {
     await patch(loc, data);
     assert.equal((await fetch(withDigest(loc, digest), { method: 'PUT' })).status, 201);
     assert.equal(await (await fetch(`${t.url}/v2/sha512/a/blobs/${digest}`)).text(), 'sha512 content');
+  });
+
+  it('finishes a session whose hashing thread died between chunks: the digest is read back from storage', async () => {
+    const data = randomBytes(5 * 1024 * 1024 + 11);
+    const cut = 3 * 1024 * 1024; // over a MiB: hashed in the thread
+    const loc = await startSession(t.url, 'thread/a');
+    let res = await patch(loc, data.subarray(0, cut), `0-${cut - 1}`);
+    assert.equal(res.status, 202);
+    await terminateHashThreadForTests();
+    res = await patch(new URL(res.headers.get('location') as string, t.url).toString(), data.subarray(cut), `${cut}-${data.length - 1}`);
+    assert.equal(res.status, 202);
+    const put = await fetch(withDigest(new URL(res.headers.get('location') as string, t.url).toString(), sha256(data)), { method: 'PUT' });
+    assert.equal(put.status, 201);
+    const get = await fetch(`${t.url}/v2/thread/a/blobs/${sha256(data)}`);
+    assert.deepEqual(Buffer.from(await get.arrayBuffer()), data);
+    // And a wrong digest is still refused after such a death.
+    const loc2 = await startSession(t.url, 'thread/b');
+    res = await patch(loc2, data.subarray(0, cut), `0-${cut - 1}`);
+    await terminateHashThreadForTests();
+    const wrong = await fetch(withDigest(new URL(res.headers.get('location') as string, t.url).toString(), sha256(data)), { method: 'PUT' });
+    assert.equal(wrong.status, 400);
+    assert.equal(await errorCode(wrong), 'DIGEST_INVALID');
   });
 
   it('rolls back a chunk when the client disconnects mid-upload; the session stays resumable', async () => {
