@@ -57,6 +57,8 @@ export interface GcStore {
 
   /** Exact storage usage, from the blob records (what the storage holds, uploads in progress aside). */
   usage(): Promise<StorageUsage>;
+  /** usage().total's blobs and bytes alone: one aggregate over the blob records (for /metrics scrapes). */
+  totals(): Promise<{ blobs: number; bytes: number }>;
 }
 
 export interface GcBlob {

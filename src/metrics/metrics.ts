@@ -48,7 +48,7 @@ export interface BerthMetricsOptions {
  * store its decorator, and the garbage collector its decorator.
  *
  * @example
- * const metrics = new BerthMetrics({ storageTotals: async () => (await store.gc.usage()).total });
+ * const metrics = new BerthMetrics({ storageTotals: () => store.gc.totals() });
  * events.addListener('metrics', metrics.eventListener, { types: METRIC_EVENT_TYPES });
  * const text = await metrics.scrape();
  */

@@ -55,6 +55,8 @@ describe('storage usage (GET /api/v1/storage, berth df)', () => {
   async function assertExact(): Promise<StorageUsage> {
     const u = await usage();
     assert.equal(u.total.bytes, await storedBytes(t.berth.storage), 'total bytes equal the bytes in storage');
+    // What /metrics reads (one aggregate) is the same total.
+    assert.deepEqual(await t.berth.metadata.gc.totals(), { blobs: u.total.blobs, bytes: u.total.bytes });
     return u;
   }
 
