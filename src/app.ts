@@ -202,7 +202,7 @@ export async function startBerth(config: BerthConfig, logger: Logger, options: S
   let identity: IdentityService;
   // Prometheus metrics only when something serves them: otherwise nothing is measured.
   const metrics = config.metrics.main || config.metrics.debug?.metricsPath
-    ? new BerthMetrics({ storageTotals: async () => (await metadata.gc.usage()).total })
+    ? new BerthMetrics({ storageTotals: () => metadata.gc.totals() })
     : null;
   try {
     await metadata.init();
