@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { RegistryError } from '../errors/index.js';
 import type { EventContext, PreHook } from '../events/index.js';
 import type { AuditStore, ContentStore, PolicyRecord, PolicyStore, PullFacts } from '../metadata/index.js';
-import type { RegistryChange } from '../registry/index.js';
+import { SharedReads, type RegistryChange } from '../registry/index.js';
 import type { SignatureSource, VerifySignatures } from '../signatures/types.js';
 import type { DctTarget } from '../trust/index.js';
 import { formatScope, resolvePolicy } from './scope.js';
@@ -86,6 +86,8 @@ const NO_POLICY = { keys: [], dctSigners: [] };
  */
 export class PolicyEnforcer {
   private set: { revision: number; policies: PolicyRecord[] } | null = null;
+  /** The revision read once for the pulls that arrive together (every pull checks it). */
+  private readonly revisions = new SharedReads<number>();
   private readonly verdicts: LRUCache<string, Verdict>;
   private readonly dctTargets: LRUCache<string, DctTarget[]>;
   /** Whether (repository, digest) is a signature artifact: manifests never change, so this never expires. */
@@ -104,7 +106,7 @@ export class PolicyEnforcer {
 
   /** The policies in force, reloaded when the store's revision is not the one cached. */
   private async policies(revision?: number): Promise<PolicyRecord[]> {
-    const known = revision ?? (await this.options.store.revision());
+    const known = revision ?? (await this.revisions.get('', () => this.options.store.revision()));
     if (this.set && this.set.revision === known) return this.set.policies;
     const fresh = await this.options.store.list();
     if (!this.set || fresh.revision >= this.set.revision) this.set = fresh;

@@ -4,6 +4,7 @@ export { readBlocks } from '../storage/index.js';
 export { UploadPurge, type UploadPurgeOptions } from './maintenance/upload-purge.js';
 export type { BlobPlacement } from './placement.js';
 export { runningChecksum } from './verified-read.js';
+export { SharedReads } from './shared-reads.js';
 export type { RegistryService, ByteRange, BodyOptions, ChunkOptions, PageOptions, ReadOptions, ManifestPushResult, ManifestDeleteResult, PutBlobOptions, PutManifestOptions, StartUploadOptions, TagUpdate } from './service.js';
 export type { RegistryChange, RegistryChangeType, CommitGuard, GuardOptions } from './changes.js';
 export { MediaType, MANIFEST_MEDIA_TYPES } from './media-types.js';

@@ -3,6 +3,7 @@ import { RegistryError } from '../errors/index.js';
 import type { ContentStore, ManifestRecord, MetadataStores } from '../metadata/index.js';
 import type { GuardOptions } from './changes.js';
 import { acceptsMediaType, parseManifest, type ParsedManifest } from './manifest.js';
+import { SharedReads } from './shared-reads.js';
 import { ManifestCache } from './manifest-cache.js';
 import { MediaType } from './media-types.js';
 import { assertRepositoryName, isValidTag, parseDigest, parseReference } from './names.js';
@@ -36,6 +37,8 @@ export interface ManifestsOptions {
  */
 export class Manifests {
   private readonly cache = new ManifestCache();
+  /** Tag-list versions read once for the pulls of a repository that arrive together. */
+  private readonly versions = new SharedReads<number | null>();
   private readonly acceptVerdicts = new Map<string, boolean>();
 
   constructor(private readonly options: ManifestsOptions) {}
@@ -79,7 +82,7 @@ export class Manifests {
   private async resolveTag(repo: string, tag: string): Promise<ManifestRecord | null> {
     const { content } = this;
     // The version first (see ManifestCache); no repository, no tag.
-    const version = await content.tagListVersion(repo);
+    const version = await this.versions.get(repo, (r) => content.tagListVersion(r));
     if (version === null) return null;
     const hit = this.cache.get(repo, tag, version);
     if (hit) return hit;

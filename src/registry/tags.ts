@@ -3,6 +3,7 @@ import type { ContentStore, MetadataStores } from '../metadata/index.js';
 import type { GuardOptions } from './changes.js';
 import type { PageOptions } from './service.js';
 import { assertRepositoryName } from './names.js';
+import { SharedReads } from './shared-reads.js';
 import { pageOf, TagListCache } from './tag-list-cache.js';
 
 export interface TagsOptions {
@@ -16,6 +17,8 @@ export interface TagsOptions {
  */
 export class Tags {
   private readonly tagLists = new TagListCache();
+  /** Tag-list versions read once for the requests of a repository that arrive together. */
+  private readonly versions = new SharedReads<number | null>();
 
   constructor(private readonly options: TagsOptions) {}
 
@@ -33,7 +36,7 @@ export class Tags {
     assertRepositoryName(repo);
     const { content } = this;
     // The version is read before the tags (see TagListCache).
-    const version = await content.tagListVersion(repo);
+    const version = await this.versions.get(repo, (r) => content.tagListVersion(r));
     if (version === null) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: repo } });
     if (page.limit === 0) return { tags: [], more: false };
     let all = this.tagLists.get(repo, version);
