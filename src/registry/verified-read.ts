@@ -45,30 +45,30 @@ export type ReadCheck =
 /** Accumulates a read's hash or checksum, then gives the verdict (throwing BERTH_BLOB_CORRUPT). */
 class Verifier {
   private readonly hash: Hash | null;
-  private crc = 0;
-  private readonly crcFn: ((data: Uint8Array, value?: number) => number) | null;
+  private readonly crc: ReturnType<typeof runningChecksum>;
 
   constructor(private readonly check: ReadCheck) {
     this.hash = check.by === 'digest' ? createHash(check.digest.algorithm) : null;
     const wantsCrc = check.by === 'checksum' || check.onChecksum !== undefined;
-    if (wantsCrc && !crc32) throw new Error('zlib.crc32 is not available in this Node');
-    this.crcFn = wantsCrc ? (crc32 ?? null) : null;
+    this.crc = wantsCrc ? runningChecksum() : null;
+    if (wantsCrc && !this.crc) throw new Error('zlib.crc32 is not available in this Node');
   }
 
   update(chunk: Uint8Array): void {
     this.hash?.update(chunk);
-    if (this.crcFn) this.crc = this.crcFn(chunk, this.crc);
+    this.crc?.update(chunk);
   }
 
   /** Throws BERTH_BLOB_CORRUPT unless the bytes passed verify; then reports a checksum learnt by the digest. */
   finish(): void {
     const { check } = this;
+    const crc = this.crc?.value ?? 0;
     if (check.by === 'checksum') {
-      if (this.crc !== check.crc32) throw corruptBlob(check.digest.digest, 'its bytes do not match the recorded checksum');
+      if (crc !== check.crc32) throw corruptBlob(check.digest.digest, 'its bytes do not match the recorded checksum');
       return;
     }
     if ((this.hash as Hash).digest('hex') !== check.digest.hex) throw corruptBlob(check.digest.digest, 'its bytes do not match the digest');
-    check.onChecksum?.(this.crc);
+    check.onChecksum?.(crc);
   }
 }
 
