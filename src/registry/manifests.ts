@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { RegistryError } from '../errors/index.js';
 import type { ContentStore, ManifestRecord, MetadataStores } from '../metadata/index.js';
 import type { GuardOptions } from './changes.js';
@@ -18,7 +19,7 @@ import type { WritePolicy } from './write-policy.js';
  */
 export const MAX_TAGS_PER_PUSH = 50;
 
-/** Distinct (media type, Accept header) pairs remembered; all are forgotten when full (a client sending ever new headers gains nothing). */
+/** Distinct (media type, Accept header) pairs remembered, least recently used forgotten first. */
 const MAX_ACCEPT_VERDICTS = 256;
 
 export interface ManifestsOptions {
@@ -39,7 +40,7 @@ export class Manifests {
   private readonly cache = new ManifestCache();
   /** Tag-list versions read once for the pulls of a repository that arrive together. */
   private readonly versions = new SharedReads<number | null>();
-  private readonly acceptVerdicts = new Map<string, boolean>();
+  private readonly acceptVerdicts = new LRUCache<string, boolean>({ max: MAX_ACCEPT_VERDICTS });
 
   constructor(private readonly options: ManifestsOptions) {}
 
@@ -73,7 +74,6 @@ export class Manifests {
     let yes = this.acceptVerdicts.get(key);
     if (yes === undefined) {
       yes = acceptsMediaType(accept, mediaType);
-      if (this.acceptVerdicts.size >= MAX_ACCEPT_VERDICTS) this.acceptVerdicts.clear();
       this.acceptVerdicts.set(key, yes);
     }
     return yes;
