@@ -260,7 +260,7 @@ class Run {
     this.locations.add(path);
     // A blob that has no CRC-32 yet gets one computed in the same pass, recorded only if the digest verifies.
     const { content } = this.options.metadata;
-    const checksum = (await content.getBlob(b.digest))?.crc32 === undefined ? runningChecksum() : null;
+    const checksum = b.hasChecksum ? null : runningChecksum();
     const problem = await this.verify(b, path, checksum);
     this.report.checked.blobs++;
     this.report.checked.bytes += b.size;

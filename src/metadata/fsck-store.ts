@@ -50,6 +50,8 @@ export interface FsckBlob {
   location: string | null;
   /** When garbage collection (or a repair) marked it as being deleted, else null. */
   markedAt: number | null;
+  /** Whether its CRC-32 is recorded (verified reads check it; fsck records a missing one). */
+  hasChecksum: boolean;
 }
 
 export interface FsckManifest {

@@ -35,11 +35,11 @@ export function runFsckSuite(options: MetadataSuiteOptions): void {
       assert.deepEqual(await store.fsck.totals(), { blobs: 3, bytes: 60, manifests: 3 });
       const first = await store.fsck.blobs({ limit: 2 });
       assert.deepEqual(first, [
-        { digest: d(1), size: 10, location: null, markedAt: null },
-        { digest: d(2), size: 20, location: '/blobdata/x', markedAt: null },
+        { digest: d(1), size: 10, location: null, markedAt: null, hasChecksum: false },
+        { digest: d(2), size: 20, location: '/blobdata/x', markedAt: null, hasChecksum: false },
       ]);
       assert.deepEqual((await store.fsck.blobs({ after: d(2), limit: 2 })).map((b) => b.digest), [d(3)]);
-      assert.deepEqual(await store.fsck.blob(d(2)), { digest: d(2), size: 20, location: '/blobdata/x', markedAt: null });
+      assert.deepEqual(await store.fsck.blob(d(2)), { digest: d(2), size: 20, location: '/blobdata/x', markedAt: null, hasChecksum: false });
       assert.equal(await store.fsck.blob(d(9)), null);
 
       const m1 = await store.fsck.manifests({ limit: 2 });
@@ -58,7 +58,7 @@ export function runFsckSuite(options: MetadataSuiteOptions): void {
       await store.content.linkBlob('mark/a', { digest: d(20), size: 5 });
       await store.content.putManifest({ manifest: manifest('mark/a', d(21)), references: [{ digest: d(20), kind: 'blob' }] });
       const marked = await store.fsck.markBlob(d(20), 1000);
-      assert.deepEqual(marked, { digest: d(20), size: 5, location: null, markedAt: 1000 }, 'referenced by a manifest, marked all the same');
+      assert.deepEqual(marked, { digest: d(20), size: 5, location: null, markedAt: 1000, hasChecksum: false }, 'referenced by a manifest, marked all the same');
       assert.equal(await store.fsck.markBlob(d(20), 2000), null, 'marked already');
       assert.equal(await store.fsck.markBlob(d(29), 2000), null, 'absent');
       assert.equal(await store.content.getLinkedBlob('mark/a', d(20)), null, 'readers do not see a marked blob');

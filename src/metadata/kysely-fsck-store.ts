@@ -4,8 +4,8 @@ import type { Flavor } from './migrations.js';
 import type { FsckBlob, FsckManifest, FsckStore, FsckTag } from './fsck-store.js';
 import type { UploadRecord } from './upload-store.js';
 
-const toBlob = (r: { digest: string; size: number | string; location: string | null; deleting_at: number | string | null }): FsckBlob => ({
-  digest: r.digest, size: Number(r.size), location: r.location, markedAt: r.deleting_at === null ? null : Number(r.deleting_at),
+const toBlob = (r: { digest: string; size: number | string; location: string | null; deleting_at: number | string | null; crc32: number | string | null }): FsckBlob => ({
+  digest: r.digest, size: Number(r.size), location: r.location, markedAt: r.deleting_at === null ? null : Number(r.deleting_at), hasChecksum: r.crc32 !== null,
 });
 
 /** The integrity-check store on the metadata store's Kysely connection. Exposed as `MetadataStore.fsck`. */
@@ -21,13 +21,13 @@ export class KyselyFsckStore implements FsckStore {
   }
 
   async blobs({ after, limit }: { after?: string | undefined; limit: number }): Promise<FsckBlob[]> {
-    let q = this.db.selectFrom('blobs').select(['digest', 'size', 'location', 'deleting_at']);
+    let q = this.db.selectFrom('blobs').select(['digest', 'size', 'location', 'deleting_at', 'crc32']);
     if (after !== undefined) q = q.where('digest', '>', after);
     return (await q.orderBy('digest').limit(limit).execute()).map(toBlob);
   }
 
   async blob(digest: string): Promise<FsckBlob | null> {
-    const row = await this.db.selectFrom('blobs').select(['digest', 'size', 'location', 'deleting_at']).where('digest', '=', digest).executeTakeFirst();
+    const row = await this.db.selectFrom('blobs').select(['digest', 'size', 'location', 'deleting_at', 'crc32']).where('digest', '=', digest).executeTakeFirst();
     return row ? toBlob(row) : null;
   }
 
@@ -65,7 +65,7 @@ export class KyselyFsckStore implements FsckStore {
       if (this.flavor === 'postgres') await trx.selectFrom('blobs').select('digest').where('digest', '=', digest).forUpdate().execute();
       const row = await trx.updateTable('blobs').set({ deleting_at: now })
         .where('digest', '=', digest).where('deleting_at', 'is', null)
-        .returning(['digest', 'size', 'location', 'deleting_at']).executeTakeFirst();
+        .returning(['digest', 'size', 'location', 'deleting_at', 'crc32']).executeTakeFirst();
       return row ? toBlob(row) : null;
     });
   }
